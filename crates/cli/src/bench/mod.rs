@@ -1,0 +1,25 @@
+//! `mcnode bench ...`: benchmarks that print one JSON object on stdout.
+
+mod scp;
+mod tx;
+
+use clap::Subcommand;
+
+/// The benchmarks `mcnode bench` can run.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Transaction validation: ring signatures, range proofs, full validate, parallel batches.
+    Tx(tx::TxBenchArgs),
+    /// SCP: throughput, messages and CPU per slot for several topologies (simulated network).
+    Scp(scp::ScpBenchArgs),
+}
+
+/// Runs one benchmark and prints its JSON report.
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    let report = match cmd {
+        BenchCommand::Tx(args) => tx::run(args)?,
+        BenchCommand::Scp(args) => scp::run(args)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Integration tests of mcnode-transaction.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod golden;
+mod membership;
+mod outputs;
+mod validate_table;
+
+use rand::SeedableRng;
+
+pub fn rng(seed: u64) -> rand_chacha::ChaCha20Rng {
+    rand_chacha::ChaCha20Rng::seed_from_u64(seed)
+}
