@@ -91,19 +91,26 @@ pub enum MembershipError {
 
 /// Tree height (number of proof elements) for a ledger whose highest index is `highest`.
 pub fn tree_height(highest: u64) -> u32 {
-    let count = highest + 1;
-    if count <= 1 {
+    // ceil(log2(highest + 1)) without overflowing at u64::MAX.
+    if highest == 0 {
         0
     } else {
-        64 - (count - 1).leading_zeros()
+        64 - highest.leading_zeros()
     }
 }
 
+/// The indices under the node at `(level, position)`; `level <= 64`.
 fn subtree_range(level: u32, position: u64) -> Range {
+    if level >= 64 {
+        return Range {
+            from: 0,
+            to: u64::MAX,
+        };
+    }
     let from = position << level;
     Range {
         from,
-        to: from + ((1u64 << level) - 1),
+        to: from | ((1u64 << level) - 1),
     }
 }
 

@@ -4,6 +4,7 @@
 mod golden;
 mod membership;
 mod outputs;
+mod robustness;
 mod validate_table;
 
 use rand::SeedableRng;
