@@ -50,6 +50,14 @@ pub mod domain {
     pub const TX_SIGNED_MESSAGE: &str = "mcnode.tx-signed-message.v1";
     /// Hash of a whole transaction.
     pub const TX: &str = "mcnode.tx.v1";
+    /// Block id.
+    pub const BLOCK_ID: &str = "mcnode.block-id.v1";
+    /// Hash of a block's contents.
+    pub const BLOCK_CONTENTS: &str = "mcnode.block-contents.v1";
+    /// The message a block signer signs.
+    pub const BLOCK_SIGNATURE: &str = "mcnode.block-signature.v1";
+    /// The message a node's msg-signer key signs over block metadata.
+    pub const BLOCK_METADATA: &str = "mcnode.block-metadata.v1";
 }
 
 /// A hasher with a domain tag and length-framed fields (see the module docs).

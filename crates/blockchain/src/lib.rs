@@ -1,0 +1,25 @@
+//! The block chain's data: what a block is, how its id and signatures are made, the origin
+//! block, and the encoding shared by the ledger and the archive.
+//!
+//! * [`Block`] (header with id, parent, index, cumulative output count, TxOut root and
+//!   contents hash), [`BlockContents`] (sorted key images and outputs), [`BlockId`].
+//! * [`BlockSignature`]: the enclave's signature; [`BlockMetadata`]: the node's signed
+//!   statement of quorum set, attestation evidence and responder id.
+//! * [`origin`]: block 0.
+//! * [`encoding`]: protobuf encoding of every type here and the [`ArchiveBlock`] record.
+//!
+//! No IO: storage is `mcnode-ledger`'s, transport is `mcnode-archive`'s and `mcnode-api`'s.
+
+pub mod block;
+pub mod encoding;
+pub mod origin;
+pub mod signature;
+
+pub use block::{
+    compute_block_id, Block, BlockContents, BlockContentsHash, BlockId, BLOCK_VERSION,
+};
+pub use encoding::{ArchiveBlock, DecodeError};
+pub use origin::{origin_block, origin_block_paying, OriginError};
+pub use signature::{
+    BlockMetadata, BlockMetadataContents, BlockSignature, QuorumMemberRecord, QuorumSetRecord,
+};
