@@ -16,14 +16,23 @@
 //! message QuorumMember { oneof member { string node = 1; QuorumSet inner_set = 2; } }
 //! message BlockMetadata { bytes block_id = 1; QuorumSet quorum_set = 2; bytes attestation_evidence = 3;
 //!                         string responder_id = 4; bytes node_key = 5; bytes signature = 6; }
+//! message MembershipProof { fixed64 index = 1; fixed64 highest_index = 2; repeated TreeElement elements = 3; }
+//! message TxIn { repeated TxOut ring = 1; repeated MembershipProof proofs = 2; }
+//! message TxPrefix { repeated TxIn inputs = 1; repeated TxOut outputs = 2; uint64 fee = 3; uint64 tombstone_block = 4; }
+//! message RingMlsag { bytes c_zero = 1; repeated bytes responses = 2; bytes key_image = 3; }
+//! message SignatureRct { repeated RingMlsag ring_signatures = 1; repeated bytes pseudo_output_commitments = 2;
+//!                        bytes range_proof = 3; }
+//! message Tx { TxPrefix prefix = 1; SignatureRct signature = 2; }
 //! message ArchiveBlock { uint32 format_version = 1; Block block = 2; BlockContents contents = 3;
 //!                        BlockSignature signature = 4; BlockMetadata metadata = 5; }
 //! ```
 
-use mcnode_crypto::{CompressedPoint, Ed25519Public, Ed25519Signature, KeyImage};
+use mcnode_crypto::{
+    CompressedPoint, Ed25519Public, Ed25519Signature, KeyImage, RingMlsag, ScalarBytes,
+};
 use mcnode_transaction::{
     membership::{Range, TreeElement},
-    MaskedAmount, TxOut,
+    MaskedAmount, SignatureRct, Tx, TxIn, TxOut, TxOutMembershipProof, TxPrefix,
 };
 use prost::Message;
 
@@ -174,6 +183,64 @@ mod pb {
         pub node_key: Vec<u8>,
         #[prost(bytes = "vec", tag = "6")]
         pub signature: Vec<u8>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MembershipProof {
+        #[prost(fixed64, tag = "1")]
+        pub index: u64,
+        #[prost(fixed64, tag = "2")]
+        pub highest_index: u64,
+        #[prost(message, repeated, tag = "3")]
+        pub elements: Vec<TreeElement>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TxIn {
+        #[prost(message, repeated, tag = "1")]
+        pub ring: Vec<TxOut>,
+        #[prost(message, repeated, tag = "2")]
+        pub proofs: Vec<MembershipProof>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct TxPrefix {
+        #[prost(message, repeated, tag = "1")]
+        pub inputs: Vec<TxIn>,
+        #[prost(message, repeated, tag = "2")]
+        pub outputs: Vec<TxOut>,
+        #[prost(uint64, tag = "3")]
+        pub fee: u64,
+        #[prost(uint64, tag = "4")]
+        pub tombstone_block: u64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct RingMlsag {
+        #[prost(bytes = "vec", tag = "1")]
+        pub c_zero: Vec<u8>,
+        #[prost(bytes = "vec", repeated, tag = "2")]
+        pub responses: Vec<Vec<u8>>,
+        #[prost(bytes = "vec", tag = "3")]
+        pub key_image: Vec<u8>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct SignatureRct {
+        #[prost(message, repeated, tag = "1")]
+        pub ring_signatures: Vec<RingMlsag>,
+        #[prost(bytes = "vec", repeated, tag = "2")]
+        pub pseudo_output_commitments: Vec<Vec<u8>>,
+        #[prost(bytes = "vec", tag = "3")]
+        pub range_proof: Vec<u8>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Tx {
+        #[prost(message, optional, tag = "1")]
+        pub prefix: Option<TxPrefix>,
+        #[prost(message, optional, tag = "2")]
+        pub signature: Option<SignatureRct>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -385,6 +452,122 @@ fn metadata_from_pb(m: &pb::BlockMetadata) -> Result<BlockMetadata, DecodeError>
     })
 }
 
+fn tx_to_pb(tx: &Tx) -> pb::Tx {
+    let proof = |p: &TxOutMembershipProof| pb::MembershipProof {
+        index: p.index,
+        highest_index: p.highest_index,
+        elements: p.elements.iter().map(element_to_pb).collect(),
+    };
+    pb::Tx {
+        prefix: Some(pb::TxPrefix {
+            inputs: tx
+                .prefix
+                .inputs
+                .iter()
+                .map(|i| pb::TxIn {
+                    ring: i.ring.iter().map(tx_out_to_pb).collect(),
+                    proofs: i.proofs.iter().map(proof).collect(),
+                })
+                .collect(),
+            outputs: tx.prefix.outputs.iter().map(tx_out_to_pb).collect(),
+            fee: tx.prefix.fee,
+            tombstone_block: tx.prefix.tombstone_block,
+        }),
+        signature: Some(pb::SignatureRct {
+            ring_signatures: tx
+                .signature
+                .ring_signatures
+                .iter()
+                .map(|s| pb::RingMlsag {
+                    c_zero: s.c_zero.0.to_vec(),
+                    responses: s.responses.iter().map(|r| r.0.to_vec()).collect(),
+                    key_image: s.key_image.as_bytes().to_vec(),
+                })
+                .collect(),
+            pseudo_output_commitments: tx
+                .signature
+                .pseudo_output_commitments
+                .iter()
+                .map(|c| c.0.to_vec())
+                .collect(),
+            range_proof: tx.signature.range_proof.clone(),
+        }),
+    }
+}
+
+fn tx_from_pb(tx: &pb::Tx) -> Result<Tx, DecodeError> {
+    let prefix = tx
+        .prefix
+        .as_ref()
+        .ok_or(DecodeError::BadField("tx.prefix"))?;
+    let sig = tx
+        .signature
+        .as_ref()
+        .ok_or(DecodeError::BadField("tx.signature"))?;
+    let proof = |p: &pb::MembershipProof| -> Result<TxOutMembershipProof, DecodeError> {
+        Ok(TxOutMembershipProof {
+            index: p.index,
+            highest_index: p.highest_index,
+            elements: p
+                .elements
+                .iter()
+                .map(|e| element_from_pb(Some(e), "tx.input.proof.element"))
+                .collect::<Result<_, _>>()?,
+        })
+    };
+    Ok(Tx {
+        prefix: TxPrefix {
+            inputs: prefix
+                .inputs
+                .iter()
+                .map(|i| {
+                    Ok(TxIn {
+                        ring: i
+                            .ring
+                            .iter()
+                            .map(tx_out_from_pb)
+                            .collect::<Result<_, _>>()?,
+                        proofs: i.proofs.iter().map(proof).collect::<Result<_, _>>()?,
+                    })
+                })
+                .collect::<Result<_, DecodeError>>()?,
+            outputs: prefix
+                .outputs
+                .iter()
+                .map(tx_out_from_pb)
+                .collect::<Result<_, _>>()?,
+            fee: prefix.fee,
+            tombstone_block: prefix.tombstone_block,
+        },
+        signature: SignatureRct {
+            ring_signatures: sig
+                .ring_signatures
+                .iter()
+                .map(|s| {
+                    Ok(RingMlsag {
+                        c_zero: ScalarBytes(arr32(&s.c_zero, "tx.ring_signature.c_zero")?),
+                        responses: s
+                            .responses
+                            .iter()
+                            .map(|r| Ok(ScalarBytes(arr32(r, "tx.ring_signature.response")?)))
+                            .collect::<Result<_, DecodeError>>()?,
+                        key_image: KeyImage(CompressedPoint(arr32(
+                            &s.key_image,
+                            "tx.ring_signature.key_image",
+                        )?)),
+                    })
+                })
+                .collect::<Result<_, DecodeError>>()?,
+            pseudo_output_commitments: sig
+                .pseudo_output_commitments
+                .iter()
+                .map(|c| Ok(CompressedPoint(arr32(c, "tx.pseudo_output")?)))
+                .collect::<Result<_, DecodeError>>()?,
+            range_proof: sig.range_proof.clone(),
+        },
+    })
+}
+
 macro_rules! codec {
     ($ty:ty, $enc:ident, $dec:ident, $to:ident, $from:ident, $pb:ty, $name:literal) => {
         #[doc = concat!("Encodes a ", $name, ".")]
@@ -443,6 +626,8 @@ codec!(
     pb::BlockMetadata,
     "BlockMetadata"
 );
+
+codec!(Tx, encode_tx, decode_tx, tx_to_pb, tx_from_pb, pb::Tx, "Tx");
 
 /// Encodes an archive record.
 pub fn encode_archive_block(a: &ArchiveBlock) -> Vec<u8> {

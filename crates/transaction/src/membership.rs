@@ -368,3 +368,90 @@ impl TxOutTree {
         (index < self.len()).then(|| infallible(make_proof(self, self.len(), index)))
     }
 }
+
+/// Why a [`Frontier`] could not be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FrontierError {
+    /// The proof is not of the last output against the given root.
+    #[error("the proof is not of the last output under the given root")]
+    NotLastOutput,
+    /// A node the append path needs is missing (the proof was malformed).
+    #[error("missing tree node at level {0}")]
+    MissingNode(u32),
+}
+
+/// Enough of the TxOut tree to append outputs and compute new roots without the ledger:
+/// the path of the last output and its left siblings. Built from a proof of the last
+/// output, checked against a trusted root (the parent block's).
+#[derive(Clone, Debug)]
+pub struct Frontier {
+    count: u64,
+    nodes: std::collections::HashMap<(u32, u64), MerkleHash>,
+}
+
+impl NodeSource for Frontier {
+    type Error = FrontierError;
+    fn stored_node(&self, level: u32, position: u64) -> Result<MerkleHash, Self::Error> {
+        self.nodes
+            .get(&(level, position))
+            .copied()
+            .ok_or(FrontierError::MissingNode(level))
+    }
+}
+
+impl Frontier {
+    /// From the proof of the last output (index `count - 1`), its leaf hash and the root it
+    /// must lead to.
+    pub fn new(
+        last_proof: &TxOutMembershipProof,
+        last_leaf: MerkleHash,
+        root: &RootElement,
+    ) -> Result<Self, FrontierError> {
+        let last = last_proof.index;
+        if last_proof.highest_index != last || fold(last_proof, last_leaf).ok() != Some(*root) {
+            return Err(FrontierError::NotLastOutput);
+        }
+        let mut nodes = std::collections::HashMap::new();
+        nodes.insert((0, last), last_leaf);
+        let mut cur = last_leaf;
+        for (level, e) in last_proof.elements.iter().enumerate() {
+            let level = level as u32;
+            let sibling = (last >> level) ^ 1;
+            if sibling < (last >> level) {
+                nodes.insert((level, sibling), e.hash);
+                cur = node_hash(&e.hash, &cur);
+            } else {
+                cur = node_hash(&cur, &e.hash);
+            }
+            nodes.insert((level + 1, last >> (level + 1)), cur);
+        }
+        Ok(Self {
+            count: last + 1,
+            nodes,
+        })
+    }
+
+    /// Number of outputs in the tree.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Never true: a frontier holds at least one output.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Appends an output.
+    pub fn push(&mut self, tx_out: &TxOut) -> Result<(), FrontierError> {
+        for (level, pos, hash) in nodes_after_append(self, self.count, leaf_hash(&tx_out.hash()))? {
+            self.nodes.insert((level, pos), hash);
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The root now.
+    pub fn root(&self) -> Result<RootElement, FrontierError> {
+        root(self, self.count)
+    }
+}

@@ -248,3 +248,17 @@ fn origin_block_pays_accounts() {
         Some(mcnode_blockchain::OriginError::DuplicateOutput)
     );
 }
+
+#[test]
+fn transactions_round_trip_and_truncations_fail_cleanly() {
+    let mut r = rng(3);
+    let f = mcnode_transaction::test_utils::Fixture::new(&mut r, 20, &[10_000_000_000]);
+    let tx = f.tx(1, 2, &mut r);
+    let bytes = encoding::encode_tx(&tx);
+    assert_eq!(encoding::decode_tx(&bytes), Ok(tx.clone()));
+    for n in (0..bytes.len()).step_by(7) {
+        if let Ok(t) = encoding::decode_tx(&bytes[..n]) {
+            assert_ne!(t, tx);
+        }
+    }
+}

@@ -147,3 +147,31 @@ fn tampered_proofs_are_refused() {
         Err(MembershipError::BadPadding(0))
     );
 }
+
+#[test]
+fn frontier_appends_like_the_full_tree() {
+    use mcnode_transaction::membership::{Frontier, FrontierError};
+    let mut rng = crate::rng(11);
+    let to = AccountKey::random(&mut rng).default_address();
+    let mut tree = TxOutTree::new();
+    for n in 1..=70u64 {
+        tree.push(TxOut::create(1, &to, &mut rng).tx_out);
+        let last = tree.proof(n - 1).unwrap();
+        let leaf = leaf_hash(&tree.get(n - 1).unwrap().hash());
+        let mut frontier = Frontier::new(&last, leaf, &tree.root().unwrap()).unwrap();
+        let mut full = tree.clone();
+        for _ in 0..5 {
+            let out = TxOut::create(2, &to, &mut rng).tx_out;
+            frontier.push(&out).unwrap();
+            full.push(out);
+            assert_eq!(frontier.root().unwrap(), full.root().unwrap(), "after {n}");
+        }
+        if n > 1 {
+            let not_last = tree.proof(n - 2).unwrap();
+            assert_eq!(
+                Frontier::new(&not_last, leaf, &tree.root().unwrap()).err(),
+                Some(FrontierError::NotLastOutput)
+            );
+        }
+    }
+}
