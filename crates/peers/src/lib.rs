@@ -1,0 +1,6 @@
+//! How a node finds and trusts its peers: node URIs ([`uri`]), and (with the node) the
+//! `network.toml` quorum configuration, peer connections and signed consensus envelopes.
+
+pub mod uri;
+
+pub use uri::{NodeUri, ResponderId, Service, UriError};
