@@ -3,7 +3,6 @@
 //! Thin by design: each subcommand parses its arguments and calls into the library crates.
 
 mod bench;
-mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -20,14 +19,11 @@ enum Command {
     /// Run benchmarks and print one JSON object on stdout.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Run seeded SCP network simulations and report safety and liveness.
-    Sim(sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
-        Command::Sim(args) => sim::run(args),
     }
 }

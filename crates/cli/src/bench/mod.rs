@@ -1,6 +1,6 @@
 //! `mcnode bench ...`: benchmarks that print one JSON object on stdout.
 
-mod scp;
+mod enclave;
 mod tx;
 
 use clap::Subcommand;
@@ -10,15 +10,15 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Transaction validation: ring signatures, range proofs, full validate, parallel batches.
     Tx(tx::TxBenchArgs),
-    /// SCP: throughput, messages and CPU per slot for several topologies (simulated network).
-    Scp(scp::ScpBenchArgs),
+    /// Enclave: attested handshakes and encrypted transaction round trips per second.
+    Enclave(enclave::EnclaveBenchArgs),
 }
 
 /// Runs one benchmark and prints its JSON report.
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let report = match cmd {
         BenchCommand::Tx(args) => tx::run(args)?,
-        BenchCommand::Scp(args) => scp::run(args)?,
+        BenchCommand::Enclave(args) => enclave::run(args)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
