@@ -22,7 +22,10 @@ pub struct EnclaveBenchArgs {
     batch: usize,
 }
 
-const CHAIN: ChainSettings = ChainSettings { block_version: 1, minimum_fee: DEFAULT_MINIMUM_FEE };
+const CHAIN: ChainSettings = ChainSettings {
+    block_version: 1,
+    minimum_fee: DEFAULT_MINIMUM_FEE,
+};
 
 fn enclave(name: &str) -> anyhow::Result<SoftwareEnclave> {
     let config = EnclaveConfig {
@@ -31,7 +34,10 @@ fn enclave(name: &str) -> anyhow::Result<SoftwareEnclave> {
         chain: CHAIN,
         sgx_mode: SgxMode::Sw,
         ias_mode: IasMode::Dev,
-        limits: SessionLimits { max_clients: 1 << 20, ..SessionLimits::default() },
+        limits: SessionLimits {
+            max_clients: 1 << 20,
+            ..SessionLimits::default()
+        },
     };
     Ok(SoftwareEnclave::new(config, HostSecret::from_bytes([1; 32]), None)?.0)
 }
