@@ -1,0 +1,23 @@
+//! mcnode's gRPC surface: the `.proto` files under `proto/`, the tonic code generated
+//! from them, the stable result codes of `ClientTxPropose`, and conversions between wire
+//! and domain types.
+//!
+//! Services (package `mcnode.v1`): `AttestedApi` (Noise handshakes), `ConsensusClientApi`
+//! (wallets), `BlockchainApi` (ledger reads and catch-up), `ConsensusPeerApi` (between
+//! validators). [`FILE_DESCRIPTOR_SET`] feeds gRPC reflection, so `grpcurl list` works.
+//!
+//! Conversions of ledger types go through `mcnode-blockchain`'s encoding, with which the
+//! messages in `types.proto` are wire-identical (a test holds them to it).
+
+pub mod convert;
+pub mod result_code;
+
+/// Generated messages, clients and servers.
+#[allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used)]
+pub mod pb {
+    tonic::include_proto!("mcnode.v1");
+}
+
+/// The encoded descriptor set of every proto here, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mcnode_descriptor.bin"));
