@@ -3,6 +3,9 @@
 //! Thin by design: each subcommand parses its arguments and calls into the library crates.
 
 mod bench;
+mod keys;
+mod ledger_cmd;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -19,11 +22,37 @@ enum Command {
     /// Run benchmarks and print one JSON object on stdout.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Make keys: a message-signer key or a wallet account.
+    #[command(subcommand)]
+    Keygen(keys::KeygenCommand),
+    /// Make a self-signed TLS certificate and key (PEM) for a host.
+    TlsCert(keys::TlsCertArgs),
+    /// Make an origin ledger paying sample accounts, and the accounts' key files.
+    OriginBlock(ledger_cmd::OriginBlockArgs),
+    /// Inspect, verify, snapshot or roll back an LMDB ledger.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    // Errors print as one line with their causes (`{:#}`), not as a Debug dump with a
+    // backtrace: an operator reads these.
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Keygen(cmd) => keys::keygen(cmd),
+        Command::TlsCert(args) => keys::tls_cert(args),
+        Command::OriginBlock(args) => ledger_cmd::origin_block(args),
+        Command::Ledger(cmd) => ledger_cmd::run(cmd),
     }
 }

@@ -1,6 +1,7 @@
 //! `mcnode bench ...`: benchmarks that print one JSON object on stdout.
 
 mod enclave;
+mod ledger;
 mod tx;
 
 use clap::Subcommand;
@@ -12,6 +13,9 @@ pub enum BenchCommand {
     Tx(tx::TxBenchArgs),
     /// Enclave: attested handshakes and encrypted transaction round trips per second.
     Enclave(enclave::EnclaveBenchArgs),
+    /// Ledger (LMDB): append rate by block size, membership proofs up to 1e6 outputs,
+    /// key-image lookups.
+    Ledger(ledger::LedgerBenchArgs),
 }
 
 /// Runs one benchmark and prints its JSON report.
@@ -19,6 +23,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let report = match cmd {
         BenchCommand::Tx(args) => tx::run(args)?,
         BenchCommand::Enclave(args) => enclave::run(args)?,
+        BenchCommand::Ledger(args) => ledger::run(args)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
