@@ -6,6 +6,7 @@ mod bench;
 mod keys;
 mod ledger_cmd;
 mod progress;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,8 @@ enum Command {
     /// Run benchmarks and print one JSON object on stdout.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run seeded SCP network simulations and report safety and liveness.
+    Sim(sim::SimArgs),
     /// Make keys: a message-signer key or a wallet account.
     #[command(subcommand)]
     Keygen(keys::KeygenCommand),
@@ -50,6 +53,7 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Sim(args) => sim::run(args),
         Command::Keygen(cmd) => keys::keygen(cmd),
         Command::TlsCert(args) => keys::tls_cert(args),
         Command::OriginBlock(args) => ledger_cmd::origin_block(args),

@@ -2,6 +2,7 @@
 
 mod enclave;
 mod ledger;
+mod scp;
 mod tx;
 
 use clap::Subcommand;
@@ -11,6 +12,8 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// Transaction validation: ring signatures, range proofs, full validate, parallel batches.
     Tx(tx::TxBenchArgs),
+    /// SCP: throughput, messages and CPU per slot for several topologies (simulated network).
+    Scp(scp::ScpBenchArgs),
     /// Enclave: attested handshakes and encrypted transaction round trips per second.
     Enclave(enclave::EnclaveBenchArgs),
     /// Ledger (LMDB): append rate by block size, membership proofs up to 1e6 outputs,
@@ -22,6 +25,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     let report = match cmd {
         BenchCommand::Tx(args) => tx::run(args)?,
+        BenchCommand::Scp(args) => scp::run(args)?,
         BenchCommand::Enclave(args) => enclave::run(args)?,
         BenchCommand::Ledger(args) => ledger::run(args)?,
     };

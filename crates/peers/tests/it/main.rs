@@ -1,6 +1,8 @@
 //! Integration tests of mcnode-peers.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod network;
+
 use mcnode_crypto::Ed25519Signer;
 use mcnode_peers::{NodeUri, ResponderId, Service, UriError};
 

@@ -1,0 +1,1151 @@
+//! One slot: the nomination protocol feeding the ballot protocol.
+//!
+//! Paper: section 6.1 (nomination), section 6.2 (ballot protocol), section 5 (federated
+//! voting, used by both). The structure follows the paper's step numbering where noted;
+//! like stellar-core, statements are kept per sender ("latest statement wins") and every
+//! rule is re-evaluated over all of them until nothing changes.
+//!
+//! Deviations from the paper, all shared with stellar-core:
+//! - the ballot counter is bumped to the lowest counter that no v-blocking set exceeds
+//!   (paper step 9), and on timeout to `b.n + 1`, with the timer armed only once a quorum
+//!   is at a counter at least ours;
+//! - "quorum" means "satisfies the local quorum set after transitively pruning nodes
+//!   whose own quorum set is not satisfied" (the local node need not have voted itself);
+//! - nomination stops adding votes once a candidate is confirmed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Error;
+use crate::hash::{node_hash, value_hash, HashKind};
+use crate::metrics::{BallotSnapshot, NominationSnapshot, SlotMetrics, SlotPhase, SlotSnapshot};
+use crate::msg::{
+    Ballot, BallotStatement, Confirm, Externalize, Millis, Msg, Nominate, Prepare, SlotIndex,
+    Topic, Value,
+};
+use crate::node::{Config, ValuePolicy};
+use crate::quorum_set::{is_quorum, NodeId, QuorumSet};
+
+/// Ballot protocol phase. Paper: section 6.2, "phi".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Prepare,
+    Confirm,
+    Externalize,
+}
+
+/// Federated voting over one kind of statement. Paper: section 5.
+struct Voting<'a> {
+    qset: &'a QuorumSet,
+    qsets: &'a BTreeMap<NodeId, QuorumSet>,
+    broken: bool,
+}
+
+impl Voting<'_> {
+    fn quorum(&self, member: &dyn Fn(&NodeId) -> bool) -> bool {
+        if self.broken {
+            // Deliberately wrong (fault injection): a v-blocking set is not a quorum.
+            return self.qset.is_v_blocking(member);
+        }
+        is_quorum(self.qset, self.qsets, member)
+    }
+
+    /// Paper: section 5.3, a node accepts `a` when a v-blocking set accepted `a`, or a
+    /// quorum each voted for or accepted `a`.
+    fn accept<S>(
+        &self,
+        stmts: &BTreeMap<NodeId, S>,
+        voted: impl Fn(&S) -> bool,
+        accepted: impl Fn(&S) -> bool,
+    ) -> bool {
+        if self
+            .qset
+            .is_v_blocking(&|n| stmts.get(n).is_some_and(&accepted))
+        {
+            return true;
+        }
+        self.quorum(&|n| stmts.get(n).is_some_and(|s| voted(s) || accepted(s)))
+    }
+
+    /// Paper: section 5.4, a node confirms `a` when a quorum accepted `a`
+    /// (more generally: a quorum satisfies `pred`).
+    fn ratify<S>(&self, stmts: &BTreeMap<NodeId, S>, pred: impl Fn(&S) -> bool) -> bool {
+        self.quorum(&|n| stmts.get(n).is_some_and(&pred))
+    }
+}
+
+/// Paper: section 6.1, the nomination state `X, Y, Z, N`.
+#[derive(Debug)]
+struct Nomination<V> {
+    started: bool,
+    stopped: bool,
+    round: u32,
+    own_value: Option<V>,
+    /// Paper: `X`, values voted nominated.
+    votes: BTreeSet<V>,
+    /// Paper: `Y`, values accepted nominated.
+    accepted: BTreeSet<V>,
+    /// Paper: `Z`, confirmed nominated values (candidates).
+    candidates: BTreeSet<V>,
+    leaders: BTreeSet<NodeId>,
+    /// Paper: `N`, the latest nomination statement of each node.
+    latest: BTreeMap<NodeId, Nominate<V>>,
+    /// The combination of the candidates, the value the ballot protocol starts with.
+    composite: Option<V>,
+    timer: Option<Millis>,
+}
+
+/// Paper: section 6.2, the ballot state `phi, b, p, p', h, c, z, M`.
+#[derive(Debug)]
+struct BallotState<V> {
+    phase: Phase,
+    /// Paper: `b`, the current ballot.
+    b: Option<Ballot<V>>,
+    /// Paper: `p`, the highest accepted-prepared ballot.
+    p: Option<Ballot<V>>,
+    /// Paper: `p'`, the highest accepted-prepared ballot incompatible with `p`.
+    p_prime: Option<Ballot<V>>,
+    /// Paper: `h`, the highest confirmed-prepared ballot (confirm phase: accepted commit).
+    h: Option<Ballot<V>>,
+    /// Paper: `c`, the lowest ballot we vote (or accepted, or confirmed) to commit.
+    c: Option<Ballot<V>>,
+    /// Paper: `z`, the value to use when bumping the counter.
+    value_override: Option<V>,
+    heard_from_quorum: bool,
+    timer: Option<Millis>,
+    /// Paper: `M`, the latest ballot statement of each node.
+    latest: BTreeMap<NodeId, BallotStatement<V>>,
+}
+
+/// One slot's protocol state.
+#[derive(Debug)]
+pub(crate) struct Slot<V> {
+    index: SlotIndex,
+    local: NodeId,
+    qset: QuorumSet,
+    config: Config,
+    broken: bool,
+    qsets: BTreeMap<NodeId, QuorumSet>,
+    nom: Nomination<V>,
+    bal: BallotState<V>,
+    last_nomination: Option<Msg<V>>,
+    last_ballot: Option<Msg<V>>,
+    help_replies: BTreeMap<NodeId, Millis>,
+    received: u64,
+    emitted: u64,
+}
+
+fn timeout(base: u64, max: u64, round: u32) -> Millis {
+    base.saturating_mul(round.max(1) as u64).min(max)
+}
+
+/// Finds the widest interval `[lo, hi]` of boundaries (scanning from the top) for which
+/// `pred` holds. Paper: section 6.2, step 6 and step 8 ("the highest h ... lowest c").
+fn find_extended_interval(bounds: &[u32], pred: impl Fn(u32, u32) -> bool) -> Option<(u32, u32)> {
+    let mut found: Option<(u32, u32)> = None;
+    for &b in bounds.iter().rev() {
+        let cur = match found {
+            None => (b, b),
+            Some((_, hi)) if b > hi => continue,
+            Some((_, hi)) => (b, hi),
+        };
+        if pred(cur.0, cur.1) {
+            found = Some(cur);
+        } else if found.is_some() {
+            break;
+        }
+    }
+    found
+}
+
+impl<V: Value> Slot<V> {
+    pub(crate) fn new(
+        index: SlotIndex,
+        local: NodeId,
+        qset: QuorumSet,
+        config: Config,
+        broken: bool,
+    ) -> Self {
+        let mut qsets = BTreeMap::new();
+        qsets.insert(local.clone(), qset.clone());
+        Self {
+            index,
+            local,
+            qset,
+            config,
+            broken,
+            qsets,
+            nom: Nomination {
+                started: false,
+                stopped: false,
+                round: 0,
+                own_value: None,
+                votes: BTreeSet::new(),
+                accepted: BTreeSet::new(),
+                candidates: BTreeSet::new(),
+                leaders: BTreeSet::new(),
+                latest: BTreeMap::new(),
+                composite: None,
+                timer: None,
+            },
+            bal: BallotState {
+                phase: Phase::Prepare,
+                b: None,
+                p: None,
+                p_prime: None,
+                h: None,
+                c: None,
+                value_override: None,
+                heard_from_quorum: false,
+                timer: None,
+                latest: BTreeMap::new(),
+            },
+            last_nomination: None,
+            last_ballot: None,
+            help_replies: BTreeMap::new(),
+            received: 0,
+            emitted: 0,
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn set_broken(&mut self) {
+        self.broken = true;
+    }
+
+    fn voting(&self) -> Voting<'_> {
+        Voting {
+            qset: &self.qset,
+            qsets: &self.qsets,
+            broken: self.broken,
+        }
+    }
+
+    pub(crate) fn externalized(&self) -> Option<&V> {
+        match self.bal.phase {
+            Phase::Externalize => self.bal.c.as_ref().map(|c| &c.value),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn next_timeout(&self) -> Option<Millis> {
+        match (self.nom.timer, self.bal.timer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub(crate) fn last_messages(&self) -> impl Iterator<Item = &Msg<V>> {
+        self.last_nomination.iter().chain(self.last_ballot.iter())
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /// The local node proposes `value` (already valid and combined).
+    pub(crate) fn propose(&mut self, value: V, policy: &dyn ValuePolicy<V>, now: Millis) {
+        if self.bal.phase == Phase::Externalize {
+            return;
+        }
+        self.nom.own_value = Some(value);
+        self.nominate(false, policy, now);
+        self.step(policy, now);
+    }
+
+    /// A peer's statement (already structurally validated, not from us).
+    pub(crate) fn handle(
+        &mut self,
+        msg: &Msg<V>,
+        policy: &dyn ValuePolicy<V>,
+        now: Millis,
+    ) -> Result<(), Error> {
+        self.received += 1;
+        match &msg.topic {
+            Topic::Nominate(n) => {
+                if let Some(old) = self.nom.latest.get(&msg.sender) {
+                    if !n.is_newer_than(old) {
+                        return Ok(());
+                    }
+                }
+                self.qsets
+                    .insert(msg.sender.clone(), msg.quorum_set.clone());
+                self.nom.latest.insert(msg.sender.clone(), n.clone());
+                let adopt = self.nom.started
+                    && !self.nom.stopped
+                    && self.nom.candidates.is_empty()
+                    && self.nom.leaders.contains(&msg.sender);
+                if adopt {
+                    if let Some(v) = self.new_value_from(n, policy) {
+                        self.nom.votes.insert(v);
+                        self.record_own_nomination();
+                    }
+                }
+            }
+            Topic::Ballot(st) => {
+                if st.values().iter().any(|v| !policy.is_valid(self.index, v)) {
+                    return Err(Error::InvalidValue {
+                        sender: msg.sender.clone(),
+                        slot: self.index,
+                    });
+                }
+                if let Some(old) = self.bal.latest.get(&msg.sender) {
+                    if !st.is_newer_than(old) {
+                        return Ok(());
+                    }
+                }
+                if self.bal.phase == Phase::Externalize {
+                    // Only keep statements that agree with what we externalized.
+                    if self.externalized() == Some(st.value()) {
+                        self.bal.latest.insert(msg.sender.clone(), st.clone());
+                    }
+                    return Ok(());
+                }
+                self.qsets
+                    .insert(msg.sender.clone(), msg.quorum_set.clone());
+                self.bal.latest.insert(msg.sender.clone(), st.clone());
+            }
+        }
+        self.step(policy, now);
+        Ok(())
+    }
+
+    /// Fires due timers. Paper: section 6.1 (nomination rounds) and 6.2 step 10 (a ballot
+    /// timer expiring makes the node bump its counter).
+    pub(crate) fn fire_timers(&mut self, policy: &dyn ValuePolicy<V>, now: Millis) {
+        if self.nom.timer.is_some_and(|t| t <= now) {
+            self.nom.timer = None;
+            self.nominate(true, policy, now);
+        }
+        if self.bal.timer.is_some_and(|t| t <= now) {
+            self.bal.timer = None;
+            if self.abandon_ballot(0) {
+                self.record_own_ballot();
+            }
+        }
+        self.step(policy, now);
+    }
+
+    /// Restores from a message this node emitted before a crash.
+    pub(crate) fn restore(&mut self, msg: &Msg<V>) {
+        match &msg.topic {
+            Topic::Nominate(n) => {
+                self.nom.votes.extend(n.voted.iter().cloned());
+                self.nom.votes.extend(n.accepted.iter().cloned());
+                self.nom.accepted.extend(n.accepted.iter().cloned());
+                self.nom.started = true;
+                self.record_own_nomination();
+                self.last_nomination = Some(msg.clone());
+            }
+            Topic::Ballot(st) => {
+                let bal = &mut self.bal;
+                match st {
+                    BallotStatement::Prepare(p) => {
+                        let x = &p.ballot.value;
+                        bal.phase = Phase::Prepare;
+                        bal.b = Some(p.ballot.clone());
+                        bal.p = p.prepared.clone();
+                        bal.p_prime = p.prepared_prime.clone();
+                        bal.h =
+                            (p.high_counter != 0).then(|| Ballot::new(p.high_counter, x.clone()));
+                        bal.c = (p.commit_counter != 0)
+                            .then(|| Ballot::new(p.commit_counter, x.clone()));
+                        bal.value_override = bal.h.as_ref().map(|h| h.value.clone());
+                    }
+                    BallotStatement::Confirm(c) => {
+                        let x = &c.ballot.value;
+                        bal.phase = Phase::Confirm;
+                        bal.b = Some(c.ballot.clone());
+                        bal.p = (c.prepared_counter != 0)
+                            .then(|| Ballot::new(c.prepared_counter, x.clone()));
+                        bal.p_prime = None;
+                        bal.h = Some(Ballot::new(c.high_counter, x.clone()));
+                        bal.c = Some(Ballot::new(c.commit_counter, x.clone()));
+                        bal.value_override = Some(x.clone());
+                    }
+                    BallotStatement::Externalize(e) => {
+                        let h = Ballot::new(e.high_counter, e.commit.value.clone());
+                        bal.phase = Phase::Externalize;
+                        bal.b = Some(h.clone());
+                        bal.p = Some(h.clone());
+                        bal.p_prime = None;
+                        bal.h = Some(h);
+                        bal.c = Some(e.commit.clone());
+                        bal.value_override = Some(e.commit.value.clone());
+                        self.nom.stopped = true;
+                        self.nom.timer = None;
+                    }
+                }
+                bal.heard_from_quorum = false;
+                bal.timer = None;
+                bal.latest.insert(self.local.clone(), st.clone());
+                self.last_ballot = Some(msg.clone());
+            }
+        }
+    }
+
+    /// Pushes our statements that changed since last emitted.
+    pub(crate) fn take_outgoing(&mut self, out: &mut Vec<Msg<V>>) {
+        if let Some(n) = self.nom.latest.get(&self.local) {
+            let topic = Topic::Nominate(n.clone());
+            if self.last_nomination.as_ref().map(|m| &m.topic) != Some(&topic) {
+                let msg = self.message(topic);
+                self.last_nomination = Some(msg.clone());
+                self.emitted += 1;
+                out.push(msg);
+            }
+        }
+        if let Some(st) = self.bal.latest.get(&self.local) {
+            let topic = Topic::Ballot(st.clone());
+            if self.last_ballot.as_ref().map(|m| &m.topic) != Some(&topic) {
+                let msg = self.message(topic);
+                self.last_ballot = Some(msg.clone());
+                self.emitted += 1;
+                out.push(msg);
+            }
+        }
+    }
+
+    /// Whether to help `sender`, who is behind on this externalized slot: at most once
+    /// per `interval` per sender.
+    pub(crate) fn help_reply(
+        &mut self,
+        sender: &NodeId,
+        now: Millis,
+        interval: Millis,
+    ) -> Option<Msg<V>> {
+        self.externalized()?;
+        if self
+            .help_replies
+            .get(sender)
+            .is_some_and(|&t| now < t.saturating_add(interval))
+        {
+            return None;
+        }
+        self.help_replies.insert(sender.clone(), now);
+        self.last_ballot.clone()
+    }
+
+    fn message(&self, topic: Topic<V>) -> Msg<V> {
+        Msg {
+            sender: self.local.clone(),
+            slot: self.index,
+            quorum_set: self.qset.clone(),
+            topic,
+        }
+    }
+
+    /// Runs nomination and the ballot protocol to a fixpoint.
+    fn step(&mut self, policy: &dyn ValuePolicy<V>, now: Millis) {
+        if self.nomination_advance(policy) {
+            if let Some(v) = self.nom.composite.clone() {
+                // Paper: section 6.2, step 1: start the ballot protocol at <1, composite>.
+                if self.bump_state(v, false) {
+                    self.record_own_ballot();
+                }
+            }
+        }
+        let mut guard = 0u32;
+        loop {
+            let did = self.attempt_accept_prepared()
+                || self.attempt_confirm_prepared()
+                || self.attempt_accept_commit()
+                || self.attempt_confirm_commit()
+                || self.attempt_bump();
+            if !did {
+                break;
+            }
+            self.record_own_ballot();
+            guard += 1;
+            assert!(
+                guard < 100_000,
+                "ballot protocol failed to reach a fixpoint"
+            );
+        }
+        self.check_heard_from_quorum(now);
+    }
+
+    // ------------------------------------------------------------------ nomination
+
+    /// Paper: section 6.1, a nomination round: update leaders, copy their values, vote
+    /// for our own value if we lead, and arm the round timer (linear in the round).
+    fn nominate(&mut self, timed_out: bool, policy: &dyn ValuePolicy<V>, now: Millis) {
+        if self.bal.phase == Phase::Externalize || self.nom.stopped {
+            return;
+        }
+        if timed_out && !self.nom.started {
+            return;
+        }
+        if !self.nom.candidates.is_empty() {
+            // Paper: stop voting for new values once a candidate is confirmed.
+            self.nom.timer = None;
+            return;
+        }
+        self.nom.started = true;
+        self.nom.round = self.nom.round.saturating_add(1);
+        self.update_leaders();
+        let leaders: Vec<NodeId> = self.nom.leaders.iter().cloned().collect();
+        for leader in &leaders {
+            if *leader == self.local {
+                if let Some(v) = self.nom.own_value.clone() {
+                    self.nom.votes.insert(v);
+                }
+            } else if let Some(st) = self.nom.latest.get(leader) {
+                if let Some(v) = self.new_value_from(st, policy) {
+                    self.nom.votes.insert(v);
+                }
+            }
+        }
+        self.nom.timer = Some(now.saturating_add(timeout(
+            self.config.nomination_timeout_ms,
+            self.config.max_timeout_ms,
+            self.nom.round,
+        )));
+        self.record_own_nomination();
+    }
+
+    /// Paper: section 6.1, leader selection: among the neighbours (nodes whose `G_1` is
+    /// below their weight; always ourselves) the one with the highest `G_2` priority is
+    /// added to the leaders. Leaders accumulate over rounds.
+    fn update_leaders(&mut self) {
+        let round = self.nom.round;
+        let mut best: Option<(u64, NodeId)> = None;
+        let mut nodes = self.qset.nodes();
+        nodes.insert(self.local.clone());
+        for node in nodes {
+            if node != self.local {
+                let weight = self.qset.weight(&node);
+                if node_hash(HashKind::Neighbor, self.index, round, &node) >= weight {
+                    continue;
+                }
+            }
+            let prio = node_hash(HashKind::Priority, self.index, round, &node);
+            if best.as_ref().is_none_or(|(p, _)| prio > *p) {
+                best = Some((prio, node));
+            }
+        }
+        if let Some((_, leader)) = best {
+            self.nom.leaders.insert(leader);
+        }
+    }
+
+    /// The valid value from a leader's statement that we have not voted for yet, with the
+    /// highest value hash.
+    fn new_value_from(&self, st: &Nominate<V>, policy: &dyn ValuePolicy<V>) -> Option<V> {
+        st.voted
+            .iter()
+            .chain(st.accepted.iter())
+            .filter(|v| !self.nom.votes.contains(*v) && policy.is_valid(self.index, v))
+            .max_by_key(|v| value_hash(self.index, self.nom.round, *v))
+            .cloned()
+    }
+
+    fn record_own_nomination(&mut self) {
+        if self.nom.votes.is_empty() && self.nom.accepted.is_empty() {
+            return;
+        }
+        let st = Nominate {
+            voted: self.nom.votes.iter().cloned().collect(),
+            accepted: self.nom.accepted.iter().cloned().collect(),
+        };
+        self.nom.latest.insert(self.local.clone(), st);
+    }
+
+    /// Paper: section 6.1: accept `nominate x` by federated voting, confirm it when a
+    /// quorum accepted it. Returns whether new candidates were confirmed.
+    fn nomination_advance(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
+        if !self.nom.started || self.nom.stopped {
+            return false;
+        }
+        let mut new_candidates = false;
+        loop {
+            let mut changed = false;
+            let values: BTreeSet<V> = self
+                .nom
+                .latest
+                .values()
+                .flat_map(|s| s.voted.iter().chain(s.accepted.iter()))
+                .filter(|v| !self.nom.accepted.contains(*v))
+                .cloned()
+                .collect();
+            for v in values {
+                let ok = self.voting().accept(
+                    &self.nom.latest,
+                    |s| s.voted.binary_search(&v).is_ok(),
+                    |s| s.accepted.binary_search(&v).is_ok(),
+                );
+                if ok && policy.is_valid(self.index, &v) {
+                    self.nom.votes.insert(v.clone());
+                    self.nom.accepted.insert(v);
+                    changed = true;
+                }
+            }
+            let pending: Vec<V> = self
+                .nom
+                .accepted
+                .iter()
+                .filter(|v| !self.nom.candidates.contains(*v))
+                .cloned()
+                .collect();
+            for v in pending {
+                let ok = self
+                    .voting()
+                    .ratify(&self.nom.latest, |s| s.accepted.binary_search(&v).is_ok());
+                if ok {
+                    self.nom.candidates.insert(v);
+                    changed = true;
+                    new_candidates = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+            self.record_own_nomination();
+        }
+        if new_candidates {
+            let cands: Vec<V> = self.nom.candidates.iter().cloned().collect();
+            self.nom.composite = policy.combine(self.index, &cands);
+            self.nom.timer = None;
+        }
+        new_candidates
+    }
+
+    // ------------------------------------------------------------------ ballot protocol
+
+    fn prepare_candidates(&self) -> Vec<Ballot<V>> {
+        let mut out = Vec::new();
+        for st in self.bal.latest.values() {
+            st.prepare_candidates(&mut out);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Paper: section 6.2, steps 2-3 (accept prepared): raise `p` (and `p'`) to the
+    /// highest ballot we can accept as prepared.
+    fn attempt_accept_prepared(&mut self) -> bool {
+        let phase = self.bal.phase;
+        if phase == Phase::Externalize {
+            return false;
+        }
+        let candidates = self.prepare_candidates();
+        for ballot in candidates.iter().rev() {
+            if phase == Phase::Confirm {
+                // Only ballots that raise p along the committed value matter now.
+                let raises = match (&self.bal.p, &self.bal.h) {
+                    (Some(p), _) => p < ballot && p.is_compatible(ballot),
+                    (None, Some(h)) => h.is_compatible(ballot),
+                    (None, None) => false,
+                };
+                if !raises {
+                    continue;
+                }
+            } else {
+                if self.bal.p_prime.as_ref().is_some_and(|pp| ballot <= pp) {
+                    continue;
+                }
+                if self
+                    .bal
+                    .p
+                    .as_ref()
+                    .is_some_and(|p| ballot.is_less_and_compatible(p))
+                {
+                    continue;
+                }
+            }
+            let ok = self.voting().accept(
+                &self.bal.latest,
+                |s| s.votes_prepare(ballot),
+                |s| s.accepted_prepare(ballot),
+            );
+            if ok {
+                return self.set_accept_prepared(ballot.clone());
+            }
+        }
+        false
+    }
+
+    fn set_accept_prepared(&mut self, ballot: Ballot<V>) -> bool {
+        let mut did = self.set_prepared(ballot);
+        // Paper: step 3: accepting an incompatible prepared ballot above h aborts the
+        // commit votes (c is cleared).
+        if self.bal.phase == Phase::Prepare && self.bal.c.is_some() {
+            if let Some(h) = &self.bal.h {
+                let aborted = self
+                    .bal
+                    .p
+                    .as_ref()
+                    .is_some_and(|p| h.is_less_and_incompatible(p))
+                    || self
+                        .bal
+                        .p_prime
+                        .as_ref()
+                        .is_some_and(|pp| h.is_less_and_incompatible(pp));
+                if aborted {
+                    self.bal.c = None;
+                    did = true;
+                }
+            }
+        }
+        did
+    }
+
+    fn set_prepared(&mut self, ballot: Ballot<V>) -> bool {
+        let bal = &mut self.bal;
+        match &bal.p {
+            None => {
+                bal.p = Some(ballot);
+                true
+            }
+            Some(p) if *p < ballot => {
+                if !p.is_compatible(&ballot) {
+                    bal.p_prime = bal.p.take();
+                }
+                bal.p = Some(ballot);
+                true
+            }
+            Some(p) if *p > ballot => {
+                let raise =
+                    !p.is_compatible(&ballot) && bal.p_prime.as_ref().is_none_or(|pp| *pp < ballot);
+                if raise {
+                    bal.p_prime = Some(ballot);
+                }
+                raise
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Paper: section 6.2, steps 4-5 (confirm prepared): set `h` to the highest ballot
+    /// confirmed prepared and, if we are not committed elsewhere, `c` to the lowest
+    /// ballot such that every ballot from it to `h` is confirmed prepared.
+    fn attempt_confirm_prepared(&mut self) -> bool {
+        if self.bal.phase != Phase::Prepare || self.bal.p.is_none() {
+            return false;
+        }
+        let candidates = self.prepare_candidates();
+        let mut idx = None;
+        for (i, ballot) in candidates.iter().enumerate().rev() {
+            if self.bal.h.as_ref().is_some_and(|h| ballot <= h) {
+                return false;
+            }
+            if self
+                .voting()
+                .ratify(&self.bal.latest, |s| s.accepted_prepare(ballot))
+            {
+                idx = Some(i);
+                break;
+            }
+        }
+        let Some(idx) = idx else {
+            return false;
+        };
+        let new_h = candidates[idx].clone();
+        let mut new_c = None;
+        let not_aborted = |b: &Option<Ballot<V>>| {
+            b.as_ref()
+                .is_none_or(|x| !new_h.is_less_and_incompatible(x))
+        };
+        if self.bal.c.is_none() && not_aborted(&self.bal.p) && not_aborted(&self.bal.p_prime) {
+            for ballot in candidates[..=idx].iter().rev() {
+                if self.bal.b.as_ref().is_some_and(|b| ballot < b) {
+                    break;
+                }
+                if !ballot.is_less_and_compatible(&new_h) {
+                    continue;
+                }
+                if self
+                    .voting()
+                    .ratify(&self.bal.latest, |s| s.accepted_prepare(ballot))
+                {
+                    new_c = Some(ballot.clone());
+                } else {
+                    break;
+                }
+            }
+        }
+        self.set_confirm_prepared(new_c, new_h)
+    }
+
+    fn set_confirm_prepared(&mut self, new_c: Option<Ballot<V>>, new_h: Ballot<V>) -> bool {
+        let mut did = false;
+        self.bal.value_override = Some(new_h.value.clone());
+        if self.bal.b.as_ref().is_none_or(|b| b.is_compatible(&new_h)) {
+            if self.bal.h.as_ref().is_none_or(|h| new_h > *h) {
+                self.bal.h = Some(new_h.clone());
+                did = true;
+            }
+            if let Some(c) = new_c {
+                self.bal.c = Some(c);
+                did = true;
+            }
+        }
+        // Paper: step 8 with the computed h: raise b to h if it is below.
+        self.update_current_if_needed(&new_h) || did
+    }
+
+    /// Paper: section 6.2, step 6 (accept commit): accept `commit` for the widest
+    /// counter range with one value, by federated voting.
+    fn attempt_accept_commit(&mut self) -> bool {
+        let values: BTreeSet<V> = match self.bal.phase {
+            Phase::Externalize => return false,
+            Phase::Confirm => match &self.bal.h {
+                Some(h) => std::iter::once(h.value.clone()).collect(),
+                None => return false,
+            },
+            Phase::Prepare => self
+                .bal
+                .latest
+                .values()
+                .filter(|s| match s {
+                    BallotStatement::Prepare(p) => p.commit_counter != 0,
+                    _ => true,
+                })
+                .map(|s| s.value().clone())
+                .collect(),
+        };
+        for x in values {
+            let mut bounds = Vec::new();
+            for st in self.bal.latest.values() {
+                st.commit_boundaries(&x, &mut bounds);
+            }
+            bounds.sort_unstable();
+            bounds.dedup();
+            let found = find_extended_interval(&bounds, |lo, hi| {
+                self.voting().accept(
+                    &self.bal.latest,
+                    |s| s.votes_commit(&x, lo, hi),
+                    |s| s.accepted_commit(&x, lo, hi),
+                )
+            });
+            if let Some((lo, hi)) = found {
+                let improves = self.bal.phase == Phase::Prepare
+                    || self.bal.h.as_ref().is_none_or(|h| hi > h.counter);
+                if improves {
+                    return self.set_accept_commit(Ballot::new(lo, x.clone()), Ballot::new(hi, x));
+                }
+            }
+        }
+        false
+    }
+
+    fn set_accept_commit(&mut self, c: Ballot<V>, h: Ballot<V>) -> bool {
+        let mut did = false;
+        self.bal.value_override = Some(h.value.clone());
+        if self.bal.c.as_ref() != Some(&c) || self.bal.h.as_ref() != Some(&h) {
+            self.bal.c = Some(c);
+            self.bal.h = Some(h.clone());
+            did = true;
+        }
+        if self.bal.phase == Phase::Prepare {
+            self.bal.phase = Phase::Confirm;
+            if self
+                .bal
+                .b
+                .as_ref()
+                .is_some_and(|b| !h.is_less_and_compatible(b))
+            {
+                self.bump_to_ballot(h.clone());
+            }
+            self.bal.p_prime = None;
+            did = true;
+        }
+        if did {
+            self.update_current_if_needed(&h);
+        }
+        did
+    }
+
+    /// Paper: section 6.2, step 7-8 (confirm commit): a quorum accepted the commit range;
+    /// externalize.
+    fn attempt_confirm_commit(&mut self) -> bool {
+        if self.bal.phase != Phase::Confirm || self.bal.c.is_none() {
+            return false;
+        }
+        let Some(x) = self.bal.h.as_ref().map(|h| h.value.clone()) else {
+            return false;
+        };
+        let mut bounds = Vec::new();
+        for st in self.bal.latest.values() {
+            st.commit_boundaries(&x, &mut bounds);
+        }
+        bounds.sort_unstable();
+        bounds.dedup();
+        let found = find_extended_interval(&bounds, |lo, hi| {
+            self.voting()
+                .ratify(&self.bal.latest, |s| s.accepted_commit(&x, lo, hi))
+        });
+        let Some((lo, hi)) = found else {
+            return false;
+        };
+        let h = Ballot::new(hi, x.clone());
+        self.bal.c = Some(Ballot::new(lo, x));
+        self.bal.h = Some(h.clone());
+        self.update_current_if_needed(&h);
+        self.bal.phase = Phase::Externalize;
+        self.bal.timer = None;
+        self.nom.timer = None;
+        self.nom.stopped = true;
+        true
+    }
+
+    /// Paper: section 6.2, step 9: if a v-blocking set is at a higher counter, move to the
+    /// lowest counter that no v-blocking set exceeds.
+    fn attempt_bump(&mut self) -> bool {
+        if self.bal.phase == Phase::Externalize {
+            return false;
+        }
+        let local = self.bal.b.as_ref().map_or(0, |b| b.counter);
+        let ahead = |n: u32| {
+            self.qset
+                .is_v_blocking(&|id| self.bal.latest.get(id).is_some_and(|s| s.counter() > n))
+        };
+        if !ahead(local) {
+            return false;
+        }
+        let counters: BTreeSet<u32> = self
+            .bal
+            .latest
+            .values()
+            .map(|s| s.counter())
+            .filter(|&n| n > local)
+            .collect();
+        for n in counters {
+            if !ahead(n) {
+                return self.abandon_ballot(n);
+            }
+        }
+        false
+    }
+
+    /// Moves to counter `n` (or `b.n + 1` when `n == 0`) with the best value we have:
+    /// `z`, else the nomination composite, else `b.x`.
+    fn abandon_ballot(&mut self, n: u32) -> bool {
+        let value = self
+            .bal
+            .value_override
+            .clone()
+            .or_else(|| self.nom.composite.clone())
+            .or_else(|| self.bal.b.as_ref().map(|b| b.value.clone()));
+        let Some(value) = value else {
+            return false;
+        };
+        if n == 0 {
+            self.bump_state(value, true)
+        } else {
+            self.bump_state_to(value, n)
+        }
+    }
+
+    fn bump_state(&mut self, value: V, force: bool) -> bool {
+        if !force && self.bal.b.is_some() {
+            return false;
+        }
+        let n = match &self.bal.b {
+            None => 1,
+            Some(b) => match b.counter.checked_add(1) {
+                Some(n) => n,
+                None => return false,
+            },
+        };
+        self.bump_state_to(value, n)
+    }
+
+    fn bump_state_to(&mut self, value: V, n: u32) -> bool {
+        if self.bal.phase == Phase::Externalize {
+            return false;
+        }
+        let value = self.bal.value_override.clone().unwrap_or(value);
+        let ballot = Ballot::new(n, value);
+        if let Some(c) = &self.bal.c {
+            if !c.is_compatible(&ballot) {
+                return false;
+            }
+        }
+        if self.bal.b.as_ref().is_some_and(|b| *b >= ballot) {
+            return false;
+        }
+        self.bump_to_ballot(ballot);
+        true
+    }
+
+    fn update_current_if_needed(&mut self, h: &Ballot<V>) -> bool {
+        if self.bal.b.as_ref().is_none_or(|b| b < h) {
+            self.bump_to_ballot(h.clone());
+            true
+        } else {
+            false
+        }
+    }
+
+    fn bump_to_ballot(&mut self, ballot: Ballot<V>) {
+        assert!(
+            self.bal.phase != Phase::Externalize,
+            "ballot changed after externalize"
+        );
+        let bumped = self
+            .bal
+            .b
+            .as_ref()
+            .is_none_or(|b| b.counter != ballot.counter);
+        if self
+            .bal
+            .h
+            .as_ref()
+            .is_some_and(|h| !h.is_compatible(&ballot))
+        {
+            self.bal.h = None;
+            self.bal.c = None;
+        }
+        self.bal.b = Some(ballot);
+        if bumped {
+            self.bal.heard_from_quorum = false;
+        }
+    }
+
+    /// Paper: section 6.2, step 10: arm the ballot timer once a quorum is at our counter
+    /// or above; disarm it when that stops being true.
+    fn check_heard_from_quorum(&mut self, now: Millis) {
+        if self.bal.phase == Phase::Externalize {
+            self.bal.timer = None;
+            return;
+        }
+        let Some(n) = self.bal.b.as_ref().map(|b| b.counter) else {
+            return;
+        };
+        let heard = self.voting().ratify(&self.bal.latest, |s| s.counter() >= n);
+        if heard {
+            if !self.bal.heard_from_quorum {
+                self.bal.heard_from_quorum = true;
+                self.bal.timer = Some(now.saturating_add(timeout(
+                    self.config.ballot_timeout_ms,
+                    self.config.max_timeout_ms,
+                    n,
+                )));
+            }
+        } else {
+            self.bal.heard_from_quorum = false;
+            self.bal.timer = None;
+        }
+    }
+
+    /// Our current ballot statement, from the state. Paper: section 6.2, the message of
+    /// each phase.
+    fn own_ballot_statement(&self) -> Option<BallotStatement<V>> {
+        let bal = &self.bal;
+        let b = bal.b.as_ref()?;
+        let counter_if_compatible = |x: &Option<Ballot<V>>| {
+            x.as_ref()
+                .filter(|x| x.is_compatible(b))
+                .map_or(0, |x| x.counter)
+        };
+        Some(match bal.phase {
+            Phase::Prepare => BallotStatement::Prepare(Prepare {
+                ballot: b.clone(),
+                prepared: bal.p.clone(),
+                prepared_prime: bal.p_prime.clone(),
+                commit_counter: counter_if_compatible(&bal.c),
+                high_counter: counter_if_compatible(&bal.h),
+            }),
+            Phase::Confirm => BallotStatement::Confirm(Confirm {
+                ballot: b.clone(),
+                prepared_counter: bal.p.as_ref().map_or(0, |p| p.counter),
+                commit_counter: bal.c.as_ref()?.counter,
+                high_counter: bal.h.as_ref()?.counter,
+            }),
+            Phase::Externalize => BallotStatement::Externalize(Externalize {
+                commit: bal.c.clone()?,
+                high_counter: bal.h.as_ref()?.counter,
+            }),
+        })
+    }
+
+    fn record_own_ballot(&mut self) {
+        if let Some(st) = self.own_ballot_statement() {
+            self.bal.latest.insert(self.local.clone(), st);
+        }
+    }
+
+    // ------------------------------------------------------------------ observability
+
+    pub(crate) fn metrics(&self) -> SlotMetrics {
+        SlotMetrics {
+            slot: self.index,
+            phase: self.phase(),
+            ballot_counter: self.bal.b.as_ref().map_or(0, |b| b.counter),
+            nomination_round: self.nom.round,
+            voted: self.nom.votes.len(),
+            accepted: self.nom.accepted.len(),
+            confirmed: self.nom.candidates.len(),
+            heard_from_quorum: self.bal.heard_from_quorum,
+            messages_received: self.received,
+            messages_emitted: self.emitted,
+        }
+    }
+
+    fn phase(&self) -> SlotPhase {
+        match (self.bal.phase, &self.bal.b) {
+            (Phase::Prepare, None) => SlotPhase::Nominate,
+            (Phase::Prepare, Some(_)) => SlotPhase::Prepare,
+            (Phase::Confirm, _) => SlotPhase::Confirm,
+            (Phase::Externalize, _) => SlotPhase::Externalize,
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> SlotSnapshot<V> {
+        SlotSnapshot {
+            slot: self.index,
+            local: self.local.clone(),
+            phase: self.phase(),
+            nomination: NominationSnapshot {
+                started: self.nom.started,
+                round: self.nom.round,
+                leaders: self.nom.leaders.iter().cloned().collect(),
+                voted: self.nom.votes.iter().cloned().collect(),
+                accepted: self.nom.accepted.iter().cloned().collect(),
+                candidates: self.nom.candidates.iter().cloned().collect(),
+                composite: self.nom.composite.clone(),
+                timer_deadline_ms: self.nom.timer,
+            },
+            ballot: BallotSnapshot {
+                b: self.bal.b.clone(),
+                p: self.bal.p.clone(),
+                p_prime: self.bal.p_prime.clone(),
+                h: self.bal.h.clone(),
+                c: self.bal.c.clone(),
+                value_override: self.bal.value_override.clone(),
+                heard_from_quorum: self.bal.heard_from_quorum,
+                timer_deadline_ms: self.bal.timer,
+            },
+            latest_nominations: self.nom.latest.clone(),
+            latest_ballots: self.bal.latest.clone(),
+            externalized: self.externalized().cloned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extended_interval_scans_from_the_top() {
+        let bounds = [1, 2, 4, 7];
+        // Everything at or below 4 holds: widest interval is [1, 4].
+        assert_eq!(
+            find_extended_interval(&bounds, |_, hi| hi <= 4),
+            Some((1, 4))
+        );
+        // Only [2, 4]... holds when lo >= 2.
+        assert_eq!(
+            find_extended_interval(&bounds, |lo, hi| lo >= 2 && hi <= 4),
+            Some((2, 4))
+        );
+        assert_eq!(find_extended_interval(&bounds, |_, _| false), None);
+    }
+
+    #[test]
+    fn timeouts_grow_linearly_and_are_capped() {
+        assert_eq!(timeout(1000, 5000, 1), 1000);
+        assert_eq!(timeout(1000, 5000, 3), 3000);
+        assert_eq!(timeout(1000, 5000, 9), 5000);
+    }
+}

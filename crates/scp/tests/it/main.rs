@@ -1,0 +1,10 @@
+//! Integration tests of the SCP state machine: quorum predicates, malformed input,
+//! and protocol scenarios named after the sections of Mazières' SCP paper.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod ballot;
+mod core3;
+mod harness;
+mod malformed;
+mod nomination;
+mod quorum;
