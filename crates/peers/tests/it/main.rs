@@ -1,7 +1,9 @@
 //! Integration tests of mcnode-peers.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod envelope;
 mod network;
+mod tls;
 
 use mcnode_crypto::Ed25519Signer;
 use mcnode_peers::{NodeUri, ResponderId, Service, UriError};
