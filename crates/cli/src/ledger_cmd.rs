@@ -50,6 +50,9 @@ pub enum LedgerCommand {
     Snapshot(SnapshotArgs),
     /// Remove every block from height `--to` on (take a snapshot first).
     Rollback(RollbackArgs),
+    /// Build a ledger (or extend one) from an archive: every block verified (linkage, id,
+    /// contents hash, signatures) before it is appended.
+    FromArchive(crate::archive_cmd::FromArchiveArgs),
 }
 
 /// The ledger every subcommand works on.
@@ -156,6 +159,7 @@ fn open(path: &PathArgs) -> anyhow::Result<LmdbLedger> {
 /// Runs `mcnode ledger ...`.
 pub fn run(cmd: LedgerCommand) -> anyhow::Result<()> {
     match cmd {
+        LedgerCommand::FromArchive(args) => crate::archive_cmd::from_archive(args)?,
         LedgerCommand::Info(p) => {
             let info = open(&p)?.info()?;
             let last = info.last_block.as_ref();

@@ -2,6 +2,7 @@
 //!
 //! Thin by design: each subcommand parses its arguments and calls into the library crates.
 
+mod archive_cmd;
 mod bench;
 mod keys;
 mod ledger_cmd;
@@ -35,6 +36,9 @@ enum Command {
     /// Inspect, verify, snapshot or roll back an LMDB ledger.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// Manage a published ledger archive (S3 or directory).
+    #[command(subcommand)]
+    Archive(archive_cmd::ArchiveCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,5 +62,6 @@ fn run() -> anyhow::Result<()> {
         Command::TlsCert(args) => keys::tls_cert(args),
         Command::OriginBlock(args) => ledger_cmd::origin_block(args),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
+        Command::Archive(cmd) => archive_cmd::run(cmd),
     }
 }

@@ -1,5 +1,6 @@
 //! `mcnode bench ...`: benchmarks that print one JSON object on stdout.
 
+mod archive;
 mod enclave;
 mod ledger;
 mod scp;
@@ -19,6 +20,9 @@ pub enum BenchCommand {
     /// Ledger (LMDB): append rate by block size, membership proofs up to 1e6 outputs,
     /// key-image lookups.
     Ledger(ledger::LedgerBenchArgs),
+    /// Archive: upload blocks/s to S3 (local s3s-fs) and to a directory, catch-up blocks/s
+    /// from each, and their ratio to the ledger's own append rate.
+    Archive(archive::ArchiveBenchArgs),
 }
 
 /// Runs one benchmark and prints its JSON report.
@@ -28,6 +32,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Scp(args) => scp::run(args)?,
         BenchCommand::Enclave(args) => enclave::run(args)?,
         BenchCommand::Ledger(args) => ledger::run(args)?,
+        BenchCommand::Archive(args) => archive::run(args)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -1,6 +1,8 @@
 //! The `mcnode` and `mc-ledger-migration` binaries, run as an operator would.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod archive;
+
 use std::{path::Path, process::Command};
 
 use mcnode_crypto::Ed25519Signer;
