@@ -191,6 +191,32 @@ impl Transport {
     }
 }
 
+/// Reads one handshake message; returns its payload.
+pub(crate) fn read_handshake(
+    hs: &mut snow::HandshakeState,
+    message: &[u8],
+) -> Result<Vec<u8>, ChannelError> {
+    let mut payload = vec![0u8; MAX_HANDSHAKE_MESSAGE];
+    let n = hs
+        .read_message(message, &mut payload)
+        .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+    payload.truncate(n);
+    Ok(payload)
+}
+
+/// Writes one handshake message carrying `payload`.
+pub(crate) fn write_handshake(
+    hs: &mut snow::HandshakeState,
+    payload: &[u8],
+) -> Result<Vec<u8>, ChannelError> {
+    let mut message = vec![0u8; MAX_HANDSHAKE_MESSAGE];
+    let n = hs
+        .write_message(payload, &mut message)
+        .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+    message.truncate(n);
+    Ok(message)
+}
+
 pub(crate) fn noise_params(pattern: &str) -> snow::params::NoiseParams {
     pattern
         .parse()
@@ -251,11 +277,7 @@ impl ClientChannel {
             .prologue(&prologue)
             .and_then(|b| b.build_initiator())
             .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        let mut msg = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = hs
-            .write_message(&[], &mut msg)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        msg.truncate(n);
+        let msg = write_handshake(&mut hs, &[])?;
         Ok((
             PendingClientChannel {
                 hs,
@@ -291,13 +313,9 @@ impl ClientChannel {
 impl PendingClientChannel {
     /// Finishes the handshake with the node's answer, checking its evidence.
     pub fn finish(mut self, answer: &[u8]) -> Result<ClientChannel, ChannelError> {
-        let mut payload = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = self
-            .hs
-            .read_message(answer, &mut payload)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
+        let payload = read_handshake(&mut self.hs, answer)?;
         let evidence = check_evidence(
-            &payload[..n],
+            &payload,
             self.hs.get_remote_static(),
             &self.expected_measurement,
             &self.chain,

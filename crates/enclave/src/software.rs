@@ -19,8 +19,8 @@ use rand_core::{OsRng, RngCore};
 use crate::{
     attestation::{check_modes, simulated_ias, Evidence, IasMode, SgxMode},
     channel::{
-        check_evidence, client_prologue, noise_params, peer_prologue, ChannelId, EncryptedMessage,
-        Transport, CLIENT_NOISE, MAX_HANDSHAKE_MESSAGE, PEER_NOISE,
+        check_evidence, client_prologue, noise_params, peer_prologue, read_handshake,
+        write_handshake, ChannelId, EncryptedMessage, Transport, CLIENT_NOISE, PEER_NOISE,
     },
     sealing::{seal, unseal, HostSecret},
     ChainSettings, ChannelError, ConsensusEnclave, DropReason, EnclaveError, FormBlockError,
@@ -334,6 +334,22 @@ impl SoftwareEnclave {
             .map_err(|e| ChannelError::Handshake(e.to_string()))
     }
 
+    /// Reads a peer's handshake message and checks the evidence it carries.
+    fn read_peer_evidence(
+        &self,
+        hs: &mut snow::HandshakeState,
+        message: &[u8],
+    ) -> Result<Evidence, ChannelError> {
+        let payload = read_handshake(hs, message)?;
+        check_evidence(
+            &payload,
+            hs.get_remote_static(),
+            &self.measurement,
+            &self.config.chain,
+            &self.trusted_authority,
+        )
+    }
+
     fn insert_peer(&self, transport: Transport, responder_id: String) -> PeerChannel {
         let mut s = lock(&self.sessions);
         let tick = s.bump();
@@ -451,11 +467,7 @@ impl ConsensusEnclave for SoftwareEnclave {
             .and_then(|b| b.prologue(&prologue))
             .and_then(|b| b.build_initiator())
             .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        let mut msg = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = hs
-            .write_message(&self.peer_evidence.to_bytes(), &mut msg)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        msg.truncate(n);
+        let msg = write_handshake(&mut hs, &self.peer_evidence.to_bytes())?;
         let mut s = lock(&self.sessions);
         s.next_pending += 1;
         let id = PendingHandshake(s.next_pending);
@@ -490,17 +502,7 @@ impl ConsensusEnclave for SoftwareEnclave {
                 .remove(pos)
                 .ok_or(ChannelError::UnknownPendingHandshake)?
         };
-        let mut payload = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = hs
-            .read_message(answer, &mut payload)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        let evidence = check_evidence(
-            &payload[..n],
-            hs.get_remote_static(),
-            &self.measurement,
-            &self.config.chain,
-            &self.trusted_authority,
-        )?;
+        let evidence = self.read_peer_evidence(&mut hs, answer)?;
         if evidence.responder_id != responder_id {
             return Err(ChannelError::ResponderIdMismatch {
                 expected: responder_id,
@@ -515,22 +517,8 @@ impl ConsensusEnclave for SoftwareEnclave {
         self.note_ephemeral(message)?;
         let prologue = peer_prologue(&self.config.peer_responder_id, &self.config.chain);
         let mut hs = self.responder(PEER_NOISE, &prologue)?;
-        let mut payload = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = hs
-            .read_message(message, &mut payload)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        let evidence = check_evidence(
-            &payload[..n],
-            hs.get_remote_static(),
-            &self.measurement,
-            &self.config.chain,
-            &self.trusted_authority,
-        )?;
-        let mut answer = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = hs
-            .write_message(&self.peer_evidence.to_bytes(), &mut answer)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        answer.truncate(n);
+        let evidence = self.read_peer_evidence(&mut hs, message)?;
+        let answer = write_handshake(&mut hs, &self.peer_evidence.to_bytes())?;
         let channel = self.insert_peer(Transport::from_handshake(hs), evidence.responder_id);
         Ok((channel, answer))
     }
@@ -543,14 +531,8 @@ impl ConsensusEnclave for SoftwareEnclave {
         self.note_ephemeral(message)?;
         let prologue = client_prologue(&self.config.client_responder_id, &self.config.chain);
         let mut hs = self.responder(CLIENT_NOISE, &prologue)?;
-        let mut payload = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        hs.read_message(message, &mut payload)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        let mut answer = vec![0u8; MAX_HANDSHAKE_MESSAGE];
-        let n = hs
-            .write_message(&self.client_evidence.to_bytes(), &mut answer)
-            .map_err(|e| ChannelError::Handshake(e.to_string()))?;
-        answer.truncate(n);
+        read_handshake(&mut hs, message)?;
+        let answer = write_handshake(&mut hs, &self.client_evidence.to_bytes())?;
         let transport = Transport::from_handshake(hs);
         let id = transport.channel_id;
         let mut s = lock(&self.sessions);
