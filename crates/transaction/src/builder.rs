@@ -4,7 +4,7 @@
 
 use mcnode_crypto::{
     mlsag::{self, SignerSecrets},
-    range_proof, CompressedPoint, RangeProofError, RingMember, RingSignatureError, Scalar,
+    range_proof, CompressedPoint, RangeProofError, RingSignatureError, Scalar,
 };
 use rand_core::{CryptoRng, RngCore};
 
@@ -189,14 +189,7 @@ impl TxBuilder {
         for (((cred, members, real), pseudo_blinding), tx_in) in
             inputs.iter().zip(&pseudo_blindings).zip(&prefix.inputs)
         {
-            let ring: Vec<RingMember> = tx_in
-                .ring
-                .iter()
-                .map(|o| RingMember {
-                    target_key: o.target_key,
-                    commitment: o.amount.commitment,
-                })
-                .collect();
+            let ring = tx_in.ring_members();
             debug_assert_eq!(members.len(), ring.len());
             let secrets = SignerSecrets {
                 real_index: *real,

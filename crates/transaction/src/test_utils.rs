@@ -120,14 +120,7 @@ impl BenchCases {
         let tx_1in2out = fixture.tx(1, 2, &mut rng);
         let tx_2in2out = fixture.tx(2, 2, &mut rng);
         let input = &tx_1in2out.prefix.inputs[0];
-        let ring = input
-            .ring
-            .iter()
-            .map(|o| mcnode_crypto::RingMember {
-                target_key: o.target_key,
-                commitment: o.amount.commitment,
-            })
-            .collect();
+        let ring = input.ring_members();
         let range_proofs = [1usize, 2, 4, 8, 16]
             .iter()
             .map(|m| {

@@ -10,7 +10,7 @@
 
 use mcnode_crypto::{
     hash::{domain, DomainHasher},
-    CompressedPoint, KeyImage, RingMlsag,
+    CompressedPoint, KeyImage, RingMember, RingMlsag,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +57,19 @@ pub struct Tx {
     pub prefix: TxPrefix,
     /// The proof that it may be done.
     pub signature: SignatureRct,
+}
+
+impl TxIn {
+    /// The ring as its MLSAG sees it: each member's target key and commitment.
+    pub fn ring_members(&self) -> Vec<RingMember> {
+        self.ring
+            .iter()
+            .map(|o| RingMember {
+                target_key: o.target_key,
+                commitment: o.amount.commitment,
+            })
+            .collect()
+    }
 }
 
 impl TxPrefix {

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use curve25519_dalek::traits::{Identity, VartimeMultiscalarMul};
 use mcnode_crypto::{
-    merkle::leaf_hash, mlsag, range_proof, RingMember, RingSignatureError, RistrettoPoint,
-    RistrettoPublic, Scalar,
+    merkle::leaf_hash, mlsag, range_proof, RingSignatureError, RistrettoPoint, RistrettoPublic,
+    Scalar,
 };
 
 use crate::{
@@ -350,14 +350,7 @@ pub fn validate<L: LedgerView + ?Sized>(
     // Ring signatures.
     let message = tx.signed_message();
     for (i, (input, ring_sig)) in prefix.inputs.iter().zip(&sig.ring_signatures).enumerate() {
-        let ring: Vec<RingMember> = input
-            .ring
-            .iter()
-            .map(|o| RingMember {
-                target_key: o.target_key,
-                commitment: o.amount.commitment,
-            })
-            .collect();
+        let ring = input.ring_members();
         mlsag::verify(&message, &ring, &sig.pseudo_output_commitments[i], ring_sig)
             .map_err(|reason| E::InvalidRingSignature { input: i, reason })?;
     }
