@@ -16,7 +16,8 @@ pub const KEY_IMAGE_SPENT: u32 = 100;
 pub const OUTPUT_KEY_EXISTS: u32 = 101;
 /// The node's pending-value or tx-cache limit is reached.
 pub const OVER_CAPACITY: u32 = 200;
-/// The node is in maintenance mode and refuses new transactions.
+/// Reserved: the node is in maintenance mode. mcnode answers gRPC `UNAVAILABLE` in
+/// maintenance instead (clients retry another node), so it never sends this code.
 pub const MAINTENANCE: u32 = 201;
 /// The node is catching up with the network.
 pub const CATCHING_UP: u32 = 202;

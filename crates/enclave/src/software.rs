@@ -12,7 +12,7 @@ use chacha20poly1305::{
 };
 use mcnode_blockchain::{encoding, Block, BlockContents, BlockSignature};
 use mcnode_crypto::{merkle::leaf_hash, Ed25519Public, Ed25519Signer};
-use mcnode_transaction::{membership::Frontier, validate, LedgerView, Tx};
+use mcnode_transaction::{membership::Frontier, revalidate_verified, validate, LedgerView, Tx};
 use prost::Message;
 use rand_core::{OsRng, RngCore};
 
@@ -139,6 +139,36 @@ pub struct SoftwareEnclave {
     host_secret: HostSecret,
     local_key: ChaCha20Poly1305,
     sessions: Mutex<Sessions>,
+    verified: Mutex<VerifiedTxs>,
+}
+
+/// Digests of transaction encodings that passed full validation here, so forming a block
+/// re-checks only what the ledger decides (membership, tombstone, fee) and not the range
+/// proof and ring signatures again. Bounded: the oldest are forgotten first.
+#[derive(Default)]
+struct VerifiedTxs {
+    set: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+/// Most verified-transaction digests remembered.
+const MAX_VERIFIED_TXS: usize = 100_000;
+
+impl VerifiedTxs {
+    fn insert(&mut self, digest: [u8; 32]) {
+        if self.set.insert(digest) {
+            self.order.push_back(digest);
+            while self.order.len() > MAX_VERIFIED_TXS {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+fn encoding_digest(plain: &[u8]) -> [u8; 32] {
+    mcnode_crypto::hash::hash32("mcnode.enclave.verified-tx.v1", &[plain])
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -259,6 +289,7 @@ impl SoftwareEnclave {
             host_secret,
             local_key: ChaCha20Poly1305::new(Key::from_slice(&local)),
             sessions: Mutex::new(Sessions::default()),
+            verified: Mutex::new(VerifiedTxs::default()),
         };
         Ok((
             enclave,
@@ -412,6 +443,14 @@ impl SoftwareEnclave {
     }
 
     fn decrypt_locally(&self, tx: &LocallyEncryptedTx) -> Result<Tx, EnclaveError> {
+        Ok(self.decrypt_locally_with_digest(tx)?.0)
+    }
+
+    /// The transaction and the digest of its exact encoding.
+    fn decrypt_locally_with_digest(
+        &self,
+        tx: &LocallyEncryptedTx,
+    ) -> Result<(Tx, [u8; 32]), EnclaveError> {
         if tx.0.len() < 12 {
             return Err(EnclaveError::LocalDecrypt);
         }
@@ -419,7 +458,7 @@ impl SoftwareEnclave {
             .local_key
             .decrypt(Nonce::from_slice(&tx.0[..12]), &tx.0[12..])
             .map_err(|_| EnclaveError::LocalDecrypt)?;
-        Ok(encoding::decode_tx(&plain)?)
+        Ok((encoding::decode_tx(&plain)?, encoding_digest(&plain)))
     }
 
     fn context(&self, tx: &Tx, encoded: &[u8]) -> Result<TxContext, EnclaveError> {
@@ -575,13 +614,10 @@ impl ConsensusEnclave for SoftwareEnclave {
         block_index: u64,
         ledger: &HostLedgerState,
     ) -> Result<[u8; 32], EnclaveError> {
-        let tx = self.decrypt_locally(tx)?;
-        Ok(validate(
-            &tx,
-            block_index,
-            self.config.chain.minimum_fee,
-            ledger,
-        )?)
+        let (tx, digest) = self.decrypt_locally_with_digest(tx)?;
+        let hash = validate(&tx, block_index, self.config.chain.minimum_fee, ledger)?;
+        lock(&self.verified).insert(digest);
+        Ok(hash)
     }
 
     fn txs_for_peer(
@@ -665,11 +701,21 @@ impl ConsensusEnclave for SoftwareEnclave {
         let mut included = Vec::new();
         let mut dropped = Vec::new();
         for encrypted in &txs {
-            let Ok(tx) = self.decrypt_locally(encrypted) else {
+            let Ok((tx, digest)) = self.decrypt_locally_with_digest(encrypted) else {
                 dropped.push((None, DropReason::Undecodable));
                 continue;
             };
-            let hash = match validate(&tx, block_index, self.config.chain.minimum_fee, &ledger) {
+            let verified = lock(&self.verified).set.contains(&digest);
+            let fee = self.config.chain.minimum_fee;
+            let checked = if verified {
+                revalidate_verified(&tx, block_index, fee, &ledger)
+            } else {
+                validate(&tx, block_index, fee, &ledger)
+            };
+            if checked.is_ok() && !verified {
+                lock(&self.verified).insert(digest);
+            }
+            let hash = match checked {
                 Ok(h) => h,
                 Err(e) => {
                     dropped.push((Some(tx.hash()), DropReason::Invalid(e)));

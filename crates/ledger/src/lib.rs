@@ -35,7 +35,7 @@ pub use error::{AppendError, LedgerError, MigrationError, VerifyError};
 pub use lmdb::{LedgerInfo, LmdbLedger, VerifyReport};
 #[cfg(feature = "test-utils")]
 pub use mock::MockLedger;
-pub use traits::Ledger;
+pub use traits::{Ledger, StateAnswer, StateQuery};
 
 /// Re-exported so tools and tests can open an environment with the same heed.
 pub use heed;

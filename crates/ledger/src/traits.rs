@@ -4,8 +4,10 @@ use mcnode_blockchain::{
     Block, BlockContents, BlockId, BlockMetadata, BlockSignature, BLOCK_VERSION,
 };
 use mcnode_crypto::{CompressedPoint, KeyImage};
+use std::collections::BTreeSet;
+
 use mcnode_transaction::{
-    membership::RootElement, LedgerView, LedgerViewError, TxOut, TxOutMembershipProof,
+    membership::RootElement, LedgerView, LedgerViewError, RootProof, TxOut, TxOutMembershipProof,
 };
 
 use crate::LedgerError;
@@ -81,6 +83,24 @@ pub trait Ledger: LedgerView + Send + Sync {
         Ok(self.key_image_block(key_image)?.is_some())
     }
 
+    /// Answers `query` from one consistent state of the ledger (one read transaction in
+    /// LMDB): a block appended meanwhile cannot make the root and the proofs disagree.
+    /// Indices beyond the ledger's outputs are listed in
+    /// [`StateAnswer::missing_indices`], not an error.
+    fn state_for(&self, query: &StateQuery) -> Result<StateAnswer, LedgerError> {
+        answer_query(
+            self.last_block()?,
+            self.tree_root()?,
+            query,
+            StateLookups {
+                tx_out: &|i| self.tx_out(i),
+                proof: &|i| self.membership_proof(i),
+                spent: &|k| self.contains_key_image(k),
+                exists: &|o| Ok(self.tx_out_index(o)?.is_some()),
+            },
+        )
+    }
+
     /// The block that would carry `contents` next: the origin block when the ledger is
     /// empty, otherwise a child of the last block, with the right root element and id.
     fn next_block(&self, contents: &BlockContents) -> Result<Block, LedgerError> {
@@ -97,6 +117,88 @@ pub trait Ledger: LedgerView + Send + Sync {
         }
         Ok(Block::new_child(&self.last_block()?, contents, root))
     }
+}
+
+/// What [`Ledger::state_for`] is asked: proofs of some outputs, and which key images and
+/// output keys the ledger already holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateQuery {
+    /// Outputs to prove against the current root (duplicates allowed).
+    pub proof_indices: Vec<u64>,
+    /// Key images to look up.
+    pub key_images: Vec<KeyImage>,
+    /// Output target keys to look up.
+    pub output_keys: Vec<CompressedPoint>,
+}
+
+/// One consistent answer to a [`StateQuery`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateAnswer {
+    /// The last block.
+    pub last_block: Block,
+    /// The TxOut tree root (the last block's root element).
+    pub root: RootElement,
+    /// Proofs of the asked indices that exist, in the order asked.
+    pub proofs: Vec<RootProof>,
+    /// Asked indices beyond the ledger's outputs.
+    pub missing_indices: Vec<u64>,
+    /// The asked key images that are spent.
+    pub spent_key_images: BTreeSet<KeyImage>,
+    /// The asked output keys that exist.
+    pub existing_output_keys: BTreeSet<CompressedPoint>,
+}
+
+impl StateAnswer {
+    /// An answer with nothing found yet.
+    pub fn new(last_block: Block, root: RootElement) -> Self {
+        Self {
+            last_block,
+            root,
+            proofs: Vec::new(),
+            missing_indices: Vec::new(),
+            spent_key_images: BTreeSet::new(),
+            existing_output_keys: BTreeSet::new(),
+        }
+    }
+}
+
+/// The lookups [`answer_query`] needs, from one consistent state.
+pub(crate) struct StateLookups<'a> {
+    pub tx_out: &'a dyn Fn(u64) -> Result<TxOut, LedgerError>,
+    pub proof: &'a dyn Fn(u64) -> Result<TxOutMembershipProof, LedgerError>,
+    pub spent: &'a dyn Fn(&KeyImage) -> Result<bool, LedgerError>,
+    pub exists: &'a dyn Fn(&CompressedPoint) -> Result<bool, LedgerError>,
+}
+
+/// Answers `query` at the state whose last block and root are given.
+pub(crate) fn answer_query(
+    last_block: Block,
+    root: RootElement,
+    query: &StateQuery,
+    look: StateLookups<'_>,
+) -> Result<StateAnswer, LedgerError> {
+    let mut answer = StateAnswer::new(last_block, root);
+    for &index in &query.proof_indices {
+        if index >= answer.last_block.cumulative_txo_count {
+            answer.missing_indices.push(index);
+            continue;
+        }
+        answer.proofs.push(RootProof {
+            tx_out_hash: (look.tx_out)(index)?.hash(),
+            proof: (look.proof)(index)?,
+        });
+    }
+    for ki in &query.key_images {
+        if (look.spent)(ki)? {
+            answer.spent_key_images.insert(*ki);
+        }
+    }
+    for key in &query.output_keys {
+        if (look.exists)(key)? {
+            answer.existing_output_keys.insert(*key);
+        }
+    }
+    Ok(answer)
 }
 
 /// Maps a ledger error to what [`LedgerView`] callers see.

@@ -89,6 +89,7 @@ pub(crate) fn infallible<T>(r: Result<T, std::convert::Infallible>) -> T {
 
 impl MemNodes {
     /// Records `n` more leaves whose nodes were [`set`](Self::set).
+    #[cfg_attr(not(feature = "test-utils"), allow(dead_code))]
     pub fn grow(&mut self, n: u64) {
         self.count += n;
     }

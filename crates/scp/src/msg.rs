@@ -416,6 +416,14 @@ impl<V: Value> Nominate<V> {
 }
 
 impl<V: Value> Msg<V> {
+    /// Every value the message mentions (nominated, accepted, or in its ballots).
+    pub fn values(&self) -> Vec<&V> {
+        match &self.topic {
+            Topic::Nominate(n) => n.voted.iter().chain(&n.accepted).collect(),
+            Topic::Ballot(b) => b.values(),
+        }
+    }
+
     /// Structural validation of a whole message: sender id, quorum set, slot, and the
     /// statement. `max_values` bounds a nomination's values.
     pub fn validate(&self, max_values: usize) -> Result<(), MsgError> {

@@ -31,4 +31,6 @@ pub use builder::{BuildError, InputCredentials, TxBuilder};
 pub use membership::{RootElement, TxOutMembershipProof, TxOutTree};
 pub use tx::{SignatureRct, Tx, TxIn, TxPrefix};
 pub use tx_out::{MaskedAmount, OwnedOutput, Scanner, TxOut};
-pub use validate::{validate, LedgerView, LedgerViewError, RootProof, ValidationError};
+pub use validate::{
+    revalidate_verified, validate, LedgerView, LedgerViewError, RootProof, ValidationError,
+};

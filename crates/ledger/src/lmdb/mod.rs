@@ -43,8 +43,8 @@ pub use verify::VerifyReport;
 use self::tables::{hex_short, node_key, read_schema_version, read_u64, u64_key};
 use crate::{
     checks::{self, AppendState},
-    traits::view_error,
-    tree, AppendError, Ledger, LedgerError, CURRENT_SCHEMA_VERSION,
+    traits::{answer_query, view_error, StateLookups},
+    tree, AppendError, Ledger, LedgerError, StateAnswer, StateQuery, CURRENT_SCHEMA_VERSION,
 };
 
 /// A ledger in an LMDB environment. Cheap to share between threads (`&self` everywhere);
@@ -828,6 +828,22 @@ impl Ledger for LmdbLedger {
 
     fn root_after(&self, outputs: &[TxOut]) -> Result<RootElement, LedgerError> {
         self.read(|r| r.root_after(outputs))
+    }
+
+    fn state_for(&self, query: &StateQuery) -> Result<StateAnswer, LedgerError> {
+        self.read(|r| {
+            answer_query(
+                r.last_block()?.ok_or(LedgerError::Empty)?,
+                r.root()?,
+                query,
+                StateLookups {
+                    tx_out: &|i| r.tx_out(i),
+                    proof: &|i| r.proof(i),
+                    spent: &|k| Ok(r.spent_in(k)?.is_some()),
+                    exists: &|o| Ok(r.output_index(o)?.is_some()),
+                },
+            )
+        })
     }
 }
 

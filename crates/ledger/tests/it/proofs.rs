@@ -107,3 +107,45 @@ fn validate_runs_against_the_lmdb_ledger_as_it_grows() {
     }
     validate(&tx, ledger.num_blocks().unwrap(), fee, &ledger).unwrap();
 }
+
+/// `state_for` answers from one read: the LMDB ledger and the mock (the trait's default,
+/// one lookup at a time) agree, and each part matches the single lookups.
+#[test]
+fn state_queries_agree_with_single_lookups() {
+    use mcnode_ledger::{test_utils::append_random, MockLedger, StateQuery};
+    let (_dir, lmdb) = new_ledger();
+    let mock = MockLedger::new();
+    let mut r1 = rng(7);
+    let mut r2 = rng(7);
+    let mut spent = Vec::new();
+    let mut outputs = Vec::new();
+    for _ in 0..5 {
+        let (_, contents, _, _) = append_random(&lmdb, &mut r1, 4, 2, None).unwrap();
+        append_random(&mock, &mut r2, 4, 2, None).unwrap();
+        spent.extend(contents.key_images);
+        outputs.extend(contents.outputs);
+    }
+    let unknown_image = mcnode_ledger::test_utils::random_key_image(&mut r1);
+    let unknown_key = mcnode_ledger::test_utils::random_tx_out(&mut r1).target_key;
+    let query = StateQuery {
+        proof_indices: vec![0, 7, 19, 20, 500],
+        key_images: vec![spent[0], unknown_image, spent[3]],
+        output_keys: vec![unknown_key, outputs[5].target_key],
+    };
+    let a = lmdb.state_for(&query).unwrap();
+    assert_eq!(a, mock.state_for(&query).unwrap());
+    assert_eq!(a.last_block, lmdb.last_block().unwrap());
+    assert_eq!(a.root, lmdb.tree_root().unwrap());
+    assert_eq!(a.missing_indices, [20, 500]);
+    let proved: Vec<u64> = a.proofs.iter().map(|p| p.proof.index).collect();
+    assert_eq!(proved, [0, 7, 19]);
+    for p in &a.proofs {
+        assert_eq!(p, &lmdb.root_proof(p.proof.index).unwrap());
+    }
+    assert_eq!(a.spent_key_images.len(), 2);
+    assert!(a.spent_key_images.contains(&spent[0]) && !a.spent_key_images.contains(&unknown_image));
+    assert_eq!(
+        a.existing_output_keys.iter().collect::<Vec<_>>(),
+        [&outputs[5].target_key]
+    );
+}

@@ -253,3 +253,18 @@ fn golden_message_json() {
     let back: Msg<u64> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, msg);
 }
+
+/// `Msg::values` lists every value a statement names (what a node must know before it
+/// can judge the message).
+#[test]
+fn a_message_lists_every_value_it_names() {
+    let h = Harness::new(mesh(5, 4));
+    let sorted = |m: &Msg<u64>| {
+        let mut v: Vec<u64> = m.values().into_iter().copied().collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(sorted(&h.msg(1, nominate(&[2, 5], &[3]))), [2, 3, 5]);
+    let p = prepare(ballot(3, 9), Some(ballot(2, 7)), Some(ballot(1, 4)), 0, 0);
+    assert_eq!(sorted(&h.msg(1, p)), [4, 7, 9]);
+}

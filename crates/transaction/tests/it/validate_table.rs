@@ -412,3 +412,34 @@ fn builder_refuses_what_it_cannot_build() {
         Some(BuildError::RealOutputNotInRing(0))
     );
 }
+
+/// `revalidate_verified` skips only what cannot change with the ledger or the block (the
+/// range proof, the balance, the ring signatures) and checks everything else again.
+#[test]
+fn revalidation_skips_proofs_but_not_what_the_ledger_decides() {
+    use mcnode_transaction::revalidate_verified;
+    let re = |tx: &Tx, block: u64| revalidate_verified(tx, block, FEE, &TXS.fixture.tree);
+    assert_eq!(re(&one(), BLOCK), check(&one()));
+
+    let mut forged = one();
+    forged.signature.ring_signatures[0].responses.swap(0, 1);
+    assert!(matches!(
+        check(&forged),
+        Err(ValidationError::InvalidRingSignature { .. })
+    ));
+    assert_eq!(re(&forged, BLOCK), Ok(forged.hash()));
+
+    let tombstone = one().prefix.tombstone_block;
+    assert!(matches!(
+        re(&one(), tombstone),
+        Err(ValidationError::TombstoneExpired { .. })
+    ));
+    let mut cheap = one();
+    cheap.prefix.fee = FEE - 1;
+    assert!(matches!(
+        re(&cheap, BLOCK),
+        Err(ValidationError::FeeTooLow { .. })
+    ));
+    let empty = TxOutTree::new();
+    assert!(revalidate_verified(&one(), BLOCK, FEE, &empty).is_err());
+}
