@@ -1,11 +1,17 @@
 //! How a node finds and trusts its peers: node URIs ([`uri`]), and (with the node) the
-//! `network.toml` quorum configuration, peer connections and signed consensus envelopes.
+//! `network.toml` quorum configuration ([`network`]), signed consensus envelopes
+//! ([`envelope`]), TLS ([`tls`]), one client per peer ([`client`]) and broadcast with
+//! retry and backoff ([`broadcast`]).
 
+pub mod broadcast;
+pub mod client;
 pub mod envelope;
 pub mod network;
 pub mod tls;
 pub mod uri;
 
+pub use broadcast::{Broadcaster, PeerHealth};
+pub use client::{PeerClient, PeerError};
 pub use envelope::{Deduplicator, EnvelopeError, SignedConsensusMsg};
 pub use network::{NetworkConfig, NetworkError, Peer};
 pub use uri::{NodeUri, ResponderId, Service, UriError};
