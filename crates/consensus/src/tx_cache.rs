@@ -154,6 +154,31 @@ impl TxCache {
         }
     }
 
+    /// Removes every transaction spending one of `key_images` or creating one of
+    /// `outputs`' keys (a block just holds them); returns their hashes.
+    pub fn remove_conflicting(
+        &mut self,
+        key_images: &[mcnode_crypto::KeyImage],
+        outputs: &[mcnode_transaction::TxOut],
+    ) -> Vec<TxHash> {
+        if key_images.is_empty() && outputs.is_empty() {
+            return Vec::new();
+        }
+        let images: std::collections::HashSet<_> = key_images.iter().collect();
+        let keys: std::collections::HashSet<_> = outputs.iter().map(|o| &o.target_key).collect();
+        let gone: Vec<TxHash> = self
+            .txs
+            .iter()
+            .filter(|(_, c)| {
+                c.key_images.iter().any(|k| images.contains(k))
+                    || c.output_public_keys.iter().any(|k| keys.contains(k))
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        self.remove_included(gone.iter());
+        gone
+    }
+
     /// Forgets transactions that can no longer be included in block `next_block` or
     /// later; returns their hashes.
     pub fn evict_expired(&mut self, next_block: u64) -> Vec<TxHash> {

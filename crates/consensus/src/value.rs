@@ -111,8 +111,10 @@ pub struct TxSetPolicy<L> {
     max_block_txs: usize,
 }
 
-/// Default cap on transactions per block.
-pub const DEFAULT_MAX_BLOCK_TXS: usize = 5_000;
+/// Default cap on transactions per block. A value of this many hashes is 64 KiB, so an
+/// SCP message carrying several values stays well under the envelope limit
+/// (`mcnode_peers::envelope::MAX_SCP_MSG_BYTES`, 1 MiB).
+pub const DEFAULT_MAX_BLOCK_TXS: usize = 2_000;
 
 impl<L: TxLookup> TxSetPolicy<L> {
     /// A policy over `lookup`, with at most `max_block_txs` transactions per block.
