@@ -16,8 +16,8 @@
 //!   signatures) and catches a ledger up; errors name the object.
 //! * [`rollback`]: deletes published blocks and bundles above a height.
 //! * [`metrics`]: archive height, upload latency, retries, bytes (prometheus-client).
-//! * `test_server` (feature `s3-test-server`): an in-process s3s-fs S3 server for tests
-//!   and benchmarks.
+//! * `test_server` (feature `s3-test-server`): an s3s-fs S3 server for tests and
+//!   benchmarks (in process), and the `mcnode-s3-server` binary (the compose network's S3).
 //!
 //! Not here: deciding which archives to trust or when to catch up (the node's), and the
 //! block encoding itself (`mcnode_blockchain::encoding`).

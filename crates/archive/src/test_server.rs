@@ -34,6 +34,61 @@ pub struct TestS3Server {
 #[error("cannot start the test S3 server: {0}")]
 pub struct TestServerError(String);
 
+/// The S3 API over a directory (each bucket a subdirectory), ready to serve on any
+/// listener: what [`TestS3Server`] runs on loopback, and what the `mcnode-s3-server`
+/// binary (the compose network's S3) runs on a container's address.
+#[derive(Clone)]
+pub struct S3Server {
+    service: s3s::service::S3Service,
+}
+
+impl std::fmt::Debug for S3Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Server").finish_non_exhaustive()
+    }
+}
+
+impl S3Server {
+    /// Serves the buckets under `root` (which must exist); with `credentials` (access
+    /// key, secret key) every request must be signed with them (SigV4), without them
+    /// every request is accepted unsigned.
+    pub fn new(root: &Path, credentials: Option<(&str, &str)>) -> Result<Self, TestServerError> {
+        let fs = s3s_fs::FileSystem::new(root).map_err(|e| TestServerError(format!("{e:?}")))?;
+        let mut b = S3ServiceBuilder::new(fs);
+        if let Some((access, secret)) = credentials {
+            b.set_auth(SimpleAuth::from_single(access, secret));
+        }
+        Ok(Self { service: b.build() })
+    }
+
+    /// Accepts connections on `listener` until `stop` completes; connections already
+    /// open finish on their own.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            tokio::select! {
+                r = listener.accept() => {
+                    let Ok((socket, _)) = r else { continue };
+                    // Small responses must not wait for delayed ACKs.
+                    let _ = socket.set_nodelay(true);
+                    let conn = http
+                        .serve_connection(TokioIo::new(socket), self.service.clone())
+                        .into_owned();
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                () = &mut stop => break,
+            }
+        }
+    }
+}
+
 impl TestS3Server {
     /// Serves the buckets in `root` (each bucket a subdirectory) on `127.0.0.1:0`, on its
     /// own thread and runtime, with the fixed [`TEST_ACCESS_KEY`] / [`TEST_SECRET_KEY`].
@@ -44,14 +99,7 @@ impl TestS3Server {
     /// As [`start`](Self::start); without `auth` every request is accepted unsigned, so
     /// `http://127.0.0.1:PORT/bucket/` also serves as a plain read-only HTTP archive.
     pub fn start_with(root: &Path, auth: bool) -> Result<Self, TestServerError> {
-        let fs = s3s_fs::FileSystem::new(root).map_err(|e| TestServerError(format!("{e:?}")))?;
-        let service = {
-            let mut b = S3ServiceBuilder::new(fs);
-            if auth {
-                b.set_auth(SimpleAuth::from_single(TEST_ACCESS_KEY, TEST_SECRET_KEY));
-            }
-            b.build()
-        };
+        let server = S3Server::new(root, auth.then_some((TEST_ACCESS_KEY, TEST_SECRET_KEY)))?;
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")
             .map_err(|e| TestServerError(e.to_string()))?;
         std_listener
@@ -65,7 +113,7 @@ impl TestS3Server {
             .enable_all()
             .build()
             .map_err(|e| TestServerError(e.to_string()))?;
-        let (stop, mut stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = oneshot::channel::<()>();
         let thread = thread::Builder::new()
             .name("test-s3".into())
             .spawn(move || {
@@ -73,23 +121,11 @@ impl TestS3Server {
                     let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
                         return;
                     };
-                    let http = ConnBuilder::new(TokioExecutor::new());
-                    loop {
-                        tokio::select! {
-                            r = listener.accept() => {
-                                let Ok((socket, _)) = r else { continue };
-                                // Small responses must not wait for delayed ACKs.
-                                let _ = socket.set_nodelay(true);
-                                let conn = http
-                                    .serve_connection(TokioIo::new(socket), service.clone())
-                                    .into_owned();
-                                tokio::spawn(async move {
-                                    let _ = conn.await;
-                                });
-                            }
-                            _ = &mut stopped => break,
-                        }
-                    }
+                    server
+                        .serve(listener, async {
+                            let _ = stopped.await;
+                        })
+                        .await;
                 });
             })
             .map_err(|e| TestServerError(e.to_string()))?;

@@ -51,6 +51,44 @@ struct Args {
     /// Log format: `text` or `json`.
     #[arg(long, env = "MC_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// Serve Prometheus metrics (`GET /metrics`: archive height, upload latency, retries,
+    /// bytes) on this address, e.g. `127.0.0.1:9092`.
+    #[arg(long, env = "MC_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// Serves `registry` as Prometheus text on `GET /metrics` from `listener`.
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    registry: prometheus_client::registry::Registry,
+) -> anyhow::Result<()> {
+    let registry = Arc::new(registry);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move {
+                match mcnode_metrics::encode(&registry) {
+                    Ok(text) => (
+                        axum::http::StatusCode::OK,
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            mcnode_metrics::CONTENT_TYPE,
+                        )],
+                        text,
+                    ),
+                    Err(e) => (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                        format!("cannot encode metrics: {e}"),
+                    ),
+                }
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .await
+        .context("metrics server stopped")
 }
 
 fn init_logs(format: &str) -> anyhow::Result<()> {
@@ -99,7 +137,8 @@ fn run() -> anyhow::Result<()> {
             .with_context(|| format!("cannot open the ledger {}", args.ledger_path.display()))?,
     );
     let store = AnyStore::open(&url, &S3Config::from_env())?;
-    let writer = Writer::new(store, ledger, config, ArchiveMetrics::default())?;
+    let metrics = ArchiveMetrics::default();
+    let writer = Writer::new(store, ledger, config, metrics.clone())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -107,6 +146,20 @@ fn run() -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if let Some(addr) = args.metrics_listen {
+            let mut registry = prometheus_client::registry::Registry::default();
+            metrics.register(&mut registry);
+            // Bound here, so a taken port is an error at start.
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-listen {addr}: cannot listen"))?;
+            tracing::info!(%addr, "serving metrics on /metrics");
+            tokio::spawn(async move {
+                if let Err(e) = serve_metrics(listener, registry).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            });
+        }
         let (tx, rx) = tokio::sync::watch::channel(false);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("cannot install the SIGTERM handler")?;

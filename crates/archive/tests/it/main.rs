@@ -5,4 +5,5 @@
 mod common;
 mod dir;
 mod kill;
+mod metrics;
 mod s3;
