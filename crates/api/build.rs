@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mcnode/v1/consensus_client.proto",
         "proto/mcnode/v1/blockchain.proto",
         "proto/mcnode/v1/consensus_peer.proto",
+        "proto/mcnode/v1/admin.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(protos, ["proto"])?;

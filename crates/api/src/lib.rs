@@ -4,11 +4,12 @@
 //!
 //! Services (package `mcnode.v1`): `AttestedApi` (Noise handshakes), `ConsensusClientApi`
 //! (wallets), `BlockchainApi` (ledger reads and catch-up), `ConsensusPeerApi` (between
-//! validators). [`FILE_DESCRIPTOR_SET`] feeds gRPC reflection, so `grpcurl list` works.
+//! validators), `AdminApi` (the node's operator, through `mc-admin-http-gateway`). [`FILE_DESCRIPTOR_SET`] feeds gRPC reflection, so `grpcurl list` works.
 //!
 //! Conversions of ledger types go through `mcnode-blockchain`'s encoding, with which the
 //! messages in `types.proto` are wire-identical (a test holds them to it).
 
+pub mod admin;
 pub mod convert;
 pub mod result_code;
 
