@@ -1,13 +1,13 @@
 //! `mcnode origin-block` and `mcnode ledger ...`: making, inspecting, checking, copying and
 //! rolling back LMDB ledgers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mcnode_blockchain::origin_block_paying;
 use mcnode_ledger::{lmdb, migrations, Ledger, LedgerError, LmdbLedger, CURRENT_SCHEMA_VERSION};
 use mcnode_transaction::AccountKey;
-use rand::SeedableRng;
+use rand::{CryptoRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::json;
 
@@ -84,34 +84,65 @@ pub struct RollbackArgs {
     to: u64,
 }
 
-/// Runs `mcnode origin-block`.
-pub fn origin_block(args: OriginBlockArgs) -> anyhow::Result<()> {
-    if args.accounts == 0 || args.outputs_each == 0 {
+/// What an origin ledger pays: `accounts` fresh accounts, `outputs_each` outputs of
+/// `amount` each.
+#[derive(Clone, Copy, Debug)]
+pub struct OriginSpec {
+    /// Number of sample accounts.
+    pub accounts: usize,
+    /// Value of each output, in the smallest unit.
+    pub amount: u64,
+    /// Outputs per account.
+    pub outputs_each: usize,
+    /// Schema version of the ledger written.
+    pub schema: u32,
+}
+
+/// What [`make_origin`] wrote.
+#[derive(Debug)]
+pub struct Origin {
+    /// The origin block's id (hex).
+    pub block_id: String,
+    /// Number of outputs in the origin block.
+    pub outputs: usize,
+    /// The accounts' printable addresses, in key file order.
+    pub addresses: Vec<String>,
+    /// The accounts' key files (`account_keys_<i>.json`, secret).
+    pub key_files: Vec<PathBuf>,
+}
+
+/// Makes the origin ledger of `spec` in `ledger_dir` (which must not hold one) and the
+/// accounts' key files in `keys_dir` (`account_keys_<i>.json`, mode 0600, and
+/// `account_keys_<i>.pub`, the address). Used by `mcnode origin-block` and
+/// `mcnode localnet`.
+pub fn make_origin<R: RngCore + CryptoRng>(
+    spec: OriginSpec,
+    ledger_dir: &Path,
+    keys_dir: &Path,
+    rng: &mut R,
+) -> anyhow::Result<Origin> {
+    if spec.accounts == 0 || spec.outputs_each == 0 {
         anyhow::bail!("--accounts and --outputs-each must be at least 1");
     }
-    if args.schema == 0 || args.schema > CURRENT_SCHEMA_VERSION {
+    if spec.schema == 0 || spec.schema > CURRENT_SCHEMA_VERSION {
         anyhow::bail!("--schema must be in 1..={CURRENT_SCHEMA_VERSION}");
     }
-    let mut rng = match args.seed {
-        Some(s) => ChaCha20Rng::seed_from_u64(s),
-        None => ChaCha20Rng::from_entropy(),
-    };
-    let ledger_dir = args.out.join("ledger");
-    let keys_dir = args.out.join("keys");
     if ledger_dir.join("data.mdb").exists() {
         anyhow::bail!("{} already holds a ledger", ledger_dir.display());
     }
-    std::fs::create_dir_all(&keys_dir)
+    std::fs::create_dir_all(keys_dir)
         .with_context(|| format!("cannot create {}", keys_dir.display()))?;
-    let pb = progress::bar(args.accounts as u64, "accounts");
-    let accounts: Vec<AccountKey> = (0..args.accounts)
-        .map(|_| AccountKey::random(&mut rng))
+    let pb = progress::bar(spec.accounts as u64, "accounts");
+    let accounts: Vec<AccountKey> = (0..spec.accounts)
+        .map(|_| AccountKey::random(&mut *rng))
         .collect();
     let mut addresses = Vec::with_capacity(accounts.len());
+    let mut key_files = Vec::with_capacity(accounts.len());
     for (i, a) in accounts.iter().enumerate() {
         let address = a.default_address().to_string();
+        let key_file = keys_dir.join(format!("account_keys_{i}.json"));
         keys::write_secret(
-            &keys_dir.join(format!("account_keys_{i}.json")),
+            &key_file,
             &format!("{}\n", serde_json::to_string_pretty(&a.to_key_file())?),
         )?;
         keys::write_public(
@@ -119,33 +150,56 @@ pub fn origin_block(args: OriginBlockArgs) -> anyhow::Result<()> {
             &format!("{address}\n"),
         )?;
         addresses.push(address);
+        key_files.push(key_file);
         pb.inc(1);
     }
     pb.finish_and_clear();
     let recipients: Vec<_> = accounts.iter().map(AccountKey::default_address).collect();
-    let (block, contents) =
-        origin_block_paying(&recipients, args.amount, args.outputs_each, &mut rng)
-            .context("cannot make the origin block")?;
-    if args.schema == CURRENT_SCHEMA_VERSION {
-        let ledger = LmdbLedger::create(&ledger_dir)?;
+    let (block, contents) = origin_block_paying(&recipients, spec.amount, spec.outputs_each, rng)
+        .context("cannot make the origin block")?;
+    if spec.schema == CURRENT_SCHEMA_VERSION {
+        let ledger = LmdbLedger::create(ledger_dir)?;
         ledger.append_block(&block, &contents, None, None)?;
     } else {
         migrations::create_schema_1_ledger(
-            &ledger_dir,
+            ledger_dir,
             &[(block.clone(), contents.clone(), None, None)],
         )?;
     }
+    Ok(Origin {
+        block_id: block.id.to_string(),
+        outputs: contents.outputs.len(),
+        addresses,
+        key_files,
+    })
+}
+
+/// Runs `mcnode origin-block`.
+pub fn origin_block(args: OriginBlockArgs) -> anyhow::Result<()> {
+    let mut rng = match args.seed {
+        Some(s) => ChaCha20Rng::seed_from_u64(s),
+        None => ChaCha20Rng::from_entropy(),
+    };
+    let spec = OriginSpec {
+        accounts: args.accounts,
+        amount: args.amount,
+        outputs_each: args.outputs_each,
+        schema: args.schema,
+    };
+    let ledger_dir = args.out.join("ledger");
+    let keys_dir = args.out.join("keys");
+    let origin = make_origin(spec, &ledger_dir, &keys_dir, &mut rng)?;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "ledger": ledger_dir.display().to_string(),
             "keys": keys_dir.display().to_string(),
             "schema_version": args.schema,
-            "origin_block_id": block.id.to_string(),
-            "outputs": contents.outputs.len(),
+            "origin_block_id": origin.block_id,
+            "outputs": origin.outputs,
             "amount_per_output": args.amount,
-            "total": u128::from(args.amount) * contents.outputs.len() as u128,
-            "accounts": addresses,
+            "total": u128::from(args.amount) * origin.outputs as u128,
+            "accounts": origin.addresses,
         }))?
     );
     Ok(())

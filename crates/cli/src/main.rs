@@ -6,8 +6,11 @@ mod archive_cmd;
 mod bench;
 mod keys;
 mod ledger_cmd;
+mod localnet;
+mod node_api;
 mod progress;
 mod sim;
+mod wallet_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +42,19 @@ enum Command {
     /// Manage a published ledger archive (S3 or directory).
     #[command(subcommand)]
     Archive(archive_cmd::ArchiveCommand),
+    /// Run N nodes on loopback (keys, certificates, network configs and a funded origin
+    /// ledger written on the first start into --dir, reused after) until Ctrl-C.
+    Localnet(localnet::LocalnetArgs),
+    /// Each node's last block, minimum fee and block version, or why it is unreachable
+    /// (JSON).
+    Status(node_api::StatusArgs),
+    /// Every node's height and last block id; exits 1 unless all agree.
+    Heights(node_api::HeightsArgs),
+    /// Wait until every node has at least --height blocks; exits 1 on --timeout.
+    WaitForBlock(node_api::WaitForBlockArgs),
+    /// Wallet: balance, send, and the self- and cross-payment tests (JSON).
+    #[command(subcommand)]
+    Wallet(wallet_cmd::WalletCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,5 +79,10 @@ fn run() -> anyhow::Result<()> {
         Command::OriginBlock(args) => ledger_cmd::origin_block(args),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
         Command::Archive(cmd) => archive_cmd::run(cmd),
+        Command::Localnet(args) => localnet::run(args),
+        Command::Status(args) => node_api::status(args),
+        Command::Heights(args) => node_api::heights(args),
+        Command::WaitForBlock(args) => node_api::wait_for_block(args),
+        Command::Wallet(cmd) => wallet_cmd::run(cmd),
     }
 }

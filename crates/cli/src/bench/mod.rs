@@ -3,6 +3,7 @@
 mod archive;
 mod enclave;
 mod ledger;
+mod load;
 mod scp;
 mod tx;
 
@@ -23,6 +24,10 @@ pub enum BenchCommand {
     /// Archive: upload blocks/s to S3 (local s3s-fs) and to a directory, catch-up blocks/s
     /// from each, and their ratio to the ledger's own append rate.
     Archive(archive::ArchiveBenchArgs),
+    /// Load: a running localnet (`--dir`) under payments at a target rate for a duration:
+    /// committed tx/s, submit-to-commit latency, rejections, and the ratio to the CPU
+    /// bound `cores / (nodes x validate cost)`.
+    Load(load::LoadBenchArgs),
 }
 
 /// Runs one benchmark and prints its JSON report.
@@ -33,6 +38,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Enclave(args) => enclave::run(args)?,
         BenchCommand::Ledger(args) => ledger::run(args)?,
         BenchCommand::Archive(args) => archive::run(args)?,
+        BenchCommand::Load(args) => load::run(args)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

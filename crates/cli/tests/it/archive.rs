@@ -34,6 +34,17 @@ fn mcnode_env(envs: &[(&'static str, String)], args: &[&str]) -> (bool, Value, S
 }
 
 fn publish<S: ArchiveStore>(store: S, ledger: Arc<LmdbLedger>, state: &Path) {
+    publish_blocks(store, ledger, state, N, vec![10, 100]);
+}
+
+/// Publishes the first `n` blocks of `ledger` to `store` with bundles of `buckets`.
+pub fn publish_blocks<S: ArchiveStore>(
+    store: S,
+    ledger: Arc<LmdbLedger>,
+    state: &Path,
+    n: u64,
+    buckets: Vec<u64>,
+) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,19 +52,19 @@ fn publish<S: ArchiveStore>(store: S, ledger: Arc<LmdbLedger>, state: &Path) {
         .unwrap();
     let metrics = ArchiveMetrics::default();
     let mut config = WriterConfig::new(state.to_path_buf(), StartFrom::Zero);
-    config.merge_buckets = vec![10, 100];
+    config.merge_buckets = buckets;
     config.poll_interval = Duration::from_millis(10);
     let writer = Writer::new(store, ledger, config, metrics.clone()).unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
     rt.block_on(async {
         let stop = async {
-            while metrics.height.get() < N as i64 {
+            while metrics.height.get() < n as i64 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             tx.send(true).unwrap();
         };
         let (r, ()) = tokio::join!(writer.run(rx), stop);
-        assert_eq!(r.unwrap(), N);
+        assert_eq!(r.unwrap(), n);
     });
 }
 

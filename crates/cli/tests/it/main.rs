@@ -1,7 +1,10 @@
 //! The `mcnode` and `mc-ledger-migration` binaries, run as an operator would.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod archive;
+mod admin;
+pub mod archive;
+mod localnet;
+mod node;
 
 use std::{path::Path, process::Command};
 
