@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the static (musl) release binaries and the images mcnode:dev (the node) and
-# mcnode-s3:dev (the compose network's S3 server), FROM scratch: nothing is pulled.
+# Builds the static (musl) release binaries and the images mcnode:dev (the node),
+# mcnode-s3:dev (the compose network's S3 server) and mcnode-prometheus:dev (its optional
+# Prometheus, from Debian's binary), FROM scratch: nothing is pulled.
 #
 #   bash docker/build.sh            # both images
 #   MCNODE_IMAGE=mcnode:v1 bash docker/build.sh
 #
-# Needs: the rustup target x86_64-unknown-linux-musl and Debian's musl-tools (ring's and
-# LMDB's C code are compiled with musl-gcc): `bash scripts/setup.sh` installs both.
+# Needs the rustup target x86_64-unknown-linux-musl and Debian's musl-tools (ring's and
+# LMDB's C code are compiled with musl-gcc): it runs scripts/setup.sh, which installs them
+# when missing.
 # The musl target dir is kept between runs ($MCNODE_MUSL_TARGET_DIR, default
 # ~/.cache/mcnode-musl-target): a warm rebuild takes seconds, a cold one several minutes.
 # The binaries end up in docker/dist/node-bin (the build context); docker/dist/node-bin/mcnode
@@ -26,6 +28,8 @@ say() { echo "build.sh: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 command -v docker >/dev/null || die "docker is not installed"
+# The musl target, musl-tools, file, binutils and prometheus, when missing.
+bash scripts/setup.sh
 command -v strip >/dev/null || die "strip not found: apt-get install binutils"
 command -v musl-gcc >/dev/null || die "musl-gcc not found: apt-get install musl-tools (or run scripts/setup.sh)"
 rustup target list --installed 2>/dev/null | grep -qx "$target" ||
@@ -81,6 +85,24 @@ cat >"$dist/etc/group" <<'EOF'
 root:x:0:
 mcnode:x:10001:
 EOF
+# The compose network's optional Prometheus (profile "monitoring"): Debian's prometheus
+# binary (scripts/setup.sh installs it) with the shared libraries it loads, nothing else.
+prom_image=${MCNODE_PROMETHEUS_IMAGE:-mcnode-prometheus:dev}
+prom_bin=$(command -v prometheus || true)
+if [ -n "$prom_bin" ]; then
+  root=$dist/prom-root
+  mkdir -p "$root/usr/bin" "$root/usr/share"
+  cp -L "$prom_bin" "$root/usr/bin/prometheus"
+  # ldd prints "name => /path (addr)" and "/path (addr)" for the loader.
+  for lib in $(ldd "$prom_bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  if [ -d /usr/share/prometheus ]; then cp -r /usr/share/prometheus "$root/usr/share/"; fi
+else
+  say "no prometheus binary (Debian package prometheus): the image $prom_image is not built"
+fi
+
 # Root certificates for HTTPS to a real S3 (rustls reads the platform's bundle).
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   cp /etc/ssl/certs/ca-certificates.crt "$dist/etc/ssl/certs/"
@@ -91,10 +113,12 @@ fi
 # The legacy builder (no BuildKit or buildx needed). Its deprecation notice is noise:
 # the output is shown only when a build fails.
 export DOCKER_BUILDKIT=0
-say "docker build $s3_image and $image (context $dist: $(du -sh "$dist" | cut -f1))"
+say "docker build $s3_image, $image${prom_bin:+ and $prom_image} (context $dist: $(du -sh "$dist" | cut -f1))"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for spec in "s3 $s3_image" "node $image"; do
+specs=("s3 $s3_image" "node $image")
+if [ -n "$prom_bin" ]; then specs+=("prometheus $prom_image"); fi
+for spec in "${specs[@]}"; do
   set -- $spec
   docker build -f docker/Dockerfile --target "$1" -t "$2" "$dist" >"$log" 2>&1 ||
     { cat "$log" >&2; die "docker build of $2 failed"; }
@@ -107,4 +131,5 @@ for b in "${node_bins[@]}"; do
 done
 say "image $image: $(size "$image")"
 say "image $s3_image: $(size "$s3_image")"
+if [ -n "$prom_bin" ]; then say "image $prom_image: $(size "$prom_image")"; fi
 say "took $((end - start)) s (cargo $((built - start)) s, images $((end - built)) s)"

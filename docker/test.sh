@@ -59,7 +59,7 @@ cleanup() {
     say "logs of the last 30 lines per container:"
     dc logs --no-color --tail 30 >&2 2>&1 || true
   fi
-  dc down -v --remove-orphans >/dev/null 2>&1 || true
+  dc --profile monitoring down -v --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$net"
   finish
   exit "$status"
@@ -77,7 +77,7 @@ fi
 docker image inspect "$image" >/dev/null 2>&1 || fail "no image $image: run docker/build.sh"
 t_built=$(date +%s)
 
-for port in 4400 4401 4402 4410 4411 4412 4420 4421 4422 4430 4431 4432 4490; do
+for port in 4400 4401 4402 4410 4411 4412 4420 4421 4422 4430 4431 4432 4490 4491; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "127.0.0.1:$port is taken: is another compose network of docker/compose.yml running? (docker compose -f docker/compose.yml down)"
   fi
@@ -170,6 +170,39 @@ PY
   ok "node0's gateway serves /metrics on 127.0.0.1:4401 and :4402"
 else
   say "the image has no mc-admin-http-gateway: metrics not checked"
+fi
+
+# 4d. The optional Prometheus (profile "monitoring") scrapes every node's consensus and
+# ledger-distribution metrics, and sees the archives at the ledgers' height.
+if docker image inspect "${MCNODE_PROMETHEUS_IMAGE:-mcnode-prometheus:dev}" >/dev/null 2>&1; then
+  dc --profile monitoring up -d prometheus >"$net/prometheus-up.log" 2>&1 ||
+    { cat "$net/prometheus-up.log" >&2; fail "compose --profile monitoring up failed"; }
+  python3 - "$height" <<'PY' || fail "Prometheus on 127.0.0.1:4491 does not see all eight targets up"
+import json, sys, time, urllib.parse, urllib.request
+height = int(sys.argv[1])
+def get(path):
+    with urllib.request.urlopen("http://127.0.0.1:4491" + path, timeout=5) as r:
+        return json.load(r)["data"]
+deadline = time.time() + 60
+while True:
+    try:
+        targets = get("/api/v1/targets")["activeTargets"]
+        up = sorted(t["labels"]["instance"] for t in targets if t["health"] == "up")
+        q = urllib.parse.quote("min(archive_height)")
+        result = get("/api/v1/query?query=" + q)["result"]
+        archived = int(float(result[0]["value"][1])) if result else -1
+        if len(up) == 8 and archived >= height:
+            print(f"up: {up}; min(archive_height) = {archived}", file=sys.stderr)
+            break
+    except (OSError, ValueError, KeyError) as e:
+        up, archived = [], f"error: {e}"
+    if time.time() > deadline:
+        sys.exit(f"after 60 s: up {up}, min(archive_height) {archived}")
+    time.sleep(1)
+PY
+  ok "Prometheus scrapes all four nodes' consensus and ledger-distribution metrics"
+else
+  say "no image mcnode-prometheus:dev (no Debian prometheus when it was built): Prometheus not checked"
 fi
 
 # 5. Each node's archive in S3 holds every block: rebuild a ledger from it (every block

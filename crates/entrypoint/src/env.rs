@@ -16,7 +16,9 @@
 //! | `ORIGIN_BLOCK_PATH` | no | the origin ledger (directory with `data.mdb`, or the file); default `/origin`, or `--origin-block-path` when given |
 //! | `NODE_STATE_DIR` | no | where the sealed block-signing key, host secret and ledger-distribution state live; default `/var/lib/mcnode` |
 //! | `MCNODE_BIN_DIR` | no | where the node binaries are; default the entrypoint's own directory |
+//! | `DISTRIBUTION_METRICS_LISTEN` | no | `ledger-distribution`'s `--metrics-listen` address; default `0.0.0.0:9092`, `off` for none |
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Default of `NODE_STATE_DIR`.
@@ -27,6 +29,8 @@ pub const DEFAULT_ORIGIN_BLOCK_PATH: &str = "/origin";
 pub const DISTRIBUTION_STATE_FILE: &str = "ledger-distribution-state.json";
 /// The sealed block-signing key, in the state directory.
 pub const SEALED_KEY_FILE: &str = "sealed-block-signing-key";
+/// Default of `DISTRIBUTION_METRICS_LISTEN`.
+pub const DEFAULT_DISTRIBUTION_METRICS_LISTEN: &str = "0.0.0.0:9092";
 /// The host secret the sealing key derives from, in the state directory.
 pub const HOST_SECRET_FILE: &str = "host-secret";
 
@@ -95,6 +99,9 @@ pub struct Config {
     pub archive: Option<Archive>,
     /// `NODE_STATE_DIR`.
     pub state_dir: PathBuf,
+    /// `DISTRIBUTION_METRICS_LISTEN`: where ledger-distribution serves `/metrics`;
+    /// `None` when set to `off`.
+    pub distribution_metrics: Option<SocketAddr>,
     /// The origin ledger copied into an empty ledger directory.
     pub origin_block_path: PathBuf,
     /// `MCNODE_BIN_DIR`.
@@ -250,6 +257,23 @@ impl Config {
                 "expected an absolute path".into(),
             );
         }
+        let metrics_value = get("DISTRIBUTION_METRICS_LISTEN")
+            .unwrap_or_else(|| DEFAULT_DISTRIBUTION_METRICS_LISTEN.into());
+        let distribution_metrics = if metrics_value.eq_ignore_ascii_case("off") {
+            None
+        } else {
+            match metrics_value.parse::<SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    invalid(
+                        "DISTRIBUTION_METRICS_LISTEN",
+                        &metrics_value,
+                        "expected ip:port (e.g. 0.0.0.0:9092) or off".into(),
+                    );
+                    None
+                }
+            }
+        };
         let origin_block_path = flag_value(&args, "--origin-block-path")
             .map(str::to_string)
             .or_else(|| get("ORIGIN_BLOCK_PATH"))
@@ -340,6 +364,7 @@ impl Config {
             admin_uri,
             archive,
             state_dir,
+            distribution_metrics,
             origin_block_path: PathBuf::from(origin_block_path),
             bin_dir,
             consensus_args: args,
@@ -423,6 +448,31 @@ mod tests {
         assert_eq!(
             c.distribution_state_file(),
             PathBuf::from("/var/lib/mcnode/ledger-distribution-state.json")
+        );
+        assert_eq!(
+            c.distribution_metrics,
+            Some("0.0.0.0:9092".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn distribution_metrics_can_move_or_be_turned_off() {
+        let at = |v: &str| {
+            check(&env(GOOD, &[("DISTRIBUTION_METRICS_LISTEN", Some(v))]), &[])
+                .unwrap()
+                .distribution_metrics
+        };
+        assert_eq!(
+            at("127.0.0.1:9300"),
+            Some("127.0.0.1:9300".parse().unwrap())
+        );
+        assert_eq!(at("off"), None);
+        assert_eq!(
+            messages(
+                &env(GOOD, &[("DISTRIBUTION_METRICS_LISTEN", Some("9092"))]),
+                &[]
+            ),
+            ["DISTRIBUTION_METRICS_LISTEN=\"9092\" is invalid: expected ip:port (e.g. 0.0.0.0:9092) or off"]
         );
     }
 

@@ -297,10 +297,8 @@ impl Supervisor {
     fn specs(&self) -> Result<Vec<Spec>, SupervisorError> {
         let mut specs = Vec::new();
         match &self.cfg.archive {
-            Some(archive) => specs.push(Spec {
-                name: LEDGER_DISTRIBUTION,
-                program: self.required_bin(LEDGER_DISTRIBUTION)?,
-                args: vec![
+            Some(archive) => {
+                let mut args = vec![
                     "--ledger-path".into(),
                     self.cfg.ledger_dir.display().to_string(),
                     "--dest".into(),
@@ -309,8 +307,16 @@ impl Supervisor {
                     self.cfg.distribution_state_file().display().to_string(),
                     "--start-from".into(),
                     "next".into(),
-                ],
-            }),
+                ];
+                if let Some(addr) = self.cfg.distribution_metrics {
+                    args.extend(["--metrics-listen".into(), addr.to_string()]);
+                }
+                specs.push(Spec {
+                    name: LEDGER_DISTRIBUTION,
+                    program: self.required_bin(LEDGER_DISTRIBUTION)?,
+                    args,
+                });
+            }
             None => self.log.log(
                 Level::Warn,
                 "AWS_PATH is not set: ledger-distribution is not started and this node publishes no archive",

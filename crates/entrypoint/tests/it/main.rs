@@ -171,7 +171,7 @@ async fn starts_after_the_migration_and_stops_consensus_first() {
     assert_eq!(ev[0], format!("migrate --ledger-db {ledger}"), "{ev:?}");
     assert!(ev.contains(&"start consensus-service --network /n.toml".to_string()));
     assert!(ev.contains(&format!(
-        "start ledger-distribution --ledger-path {ledger} --dest file://{} --state-file {} --start-from next",
+        "start ledger-distribution --ledger-path {ledger} --dest file://{} --state-file {} --start-from next --metrics-listen 0.0.0.0:9092",
         rig.path("archive").display(),
         rig.path("state/ledger-distribution-state.json").display()
     )));
