@@ -134,7 +134,9 @@ pub fn from_archive(args: FromArchiveArgs) -> anyhow::Result<()> {
     let buckets = mcnode_archive::layout::validate_buckets(&args.merge_buckets)
         .map_err(|e| anyhow::anyhow!("--merge-buckets: {e}"))?;
     let (url, store) = open_store(&args.url)?;
-    let ledger = if args.out.join("data.mdb").exists() {
+    let dir_existed = args.out.exists();
+    let created = !args.out.join("data.mdb").exists();
+    let ledger = if !created {
         LmdbLedger::open(&args.out)
     } else {
         LmdbLedger::create(&args.out)
@@ -158,7 +160,23 @@ pub fn from_archive(args: FromArchiveArgs) -> anyhow::Result<()> {
         pb.finish_and_clear();
         r
     });
-    let report = report.with_context(|| format!("catching up from {url}"))?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            // A ledger this command created and could not put a block in is removed, so
+            // that a failed first try leaves nothing that looks like a ledger behind.
+            if created && ledger.num_blocks().unwrap_or(1) == 0 {
+                drop(ledger);
+                for file in ["data.mdb", "lock.mdb"] {
+                    let _ = std::fs::remove_file(args.out.join(file));
+                }
+                if !dir_existed {
+                    let _ = std::fs::remove_dir(&args.out);
+                }
+            }
+            return Err(e).with_context(|| format!("catching up from {url}"));
+        }
+    };
     let last = ledger.last_block().ok();
     println!(
         "{}",

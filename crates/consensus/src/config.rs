@@ -68,6 +68,11 @@ pub struct ServiceArgs {
     /// Admin gRPC listen URI, e.g. `insecure-mca://127.0.0.1:9091/`.
     #[arg(long, env = "MC_ADMIN_LISTEN_URI")]
     pub admin_listen_uri: Option<String>,
+    /// Start in maintenance mode: client transactions are refused (gRPC UNAVAILABLE)
+    /// until it is switched off through the admin API; consensus runs as usual. For
+    /// starting an upgraded node before the network takes transactions again.
+    #[arg(long, env = "MC_MAINTENANCE")]
+    pub maintenance: bool,
     /// The host-bound secret the sealing key derives from (created if missing).
     #[arg(long, env = "MC_HOST_SECRET_PATH", default_value = DEFAULT_HOST_SECRET_PATH)]
     pub host_secret_path: PathBuf,

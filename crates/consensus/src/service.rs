@@ -128,6 +128,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Marks an error in the command line or configuration found before anything starts:
+/// `consensus-service` exits with status 2 for it, as for a usage error, so a supervisor
+/// (the container's entrypoint) reports it instead of restarting the node.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration")]
+pub struct InvalidConfiguration;
+
 /// Everything checked from the command line before anything starts.
 struct Checked {
     peer_id: ResponderId,
@@ -173,6 +180,7 @@ fn check_args(args: &ServiceArgs) -> anyhow::Result<Checked> {
         .context("--msg-signer-key must be base64 of a PKCS#8 Ed25519 key")?;
     let sgx: SgxMode = args.sgx_mode.parse().context("SGX_MODE")?;
     let ias: IasMode = args.ias_mode.parse().context("IAS_MODE")?;
+    mcnode_enclave::attestation::check_modes(sgx, ias)?;
     if ias == IasMode::Prod && (args.ias_api_key.is_none() || args.ias_spid.is_none()) {
         bail!("IAS_MODE=PROD needs --ias-api-key and --ias-spid");
     }
@@ -234,7 +242,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
 /// another measurement, to see the others refuse them).
 pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow::Result<()> {
     tls::install_crypto_provider();
-    let c = check_args(&args)?;
+    let c = check_args(&args).map_err(|e| e.context(InvalidConfiguration))?;
     let chain = ChainSettings {
         block_version: mcnode_blockchain::BLOCK_VERSION,
         minimum_fee: args.minimum_fee,
@@ -345,6 +353,9 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         quorum_set: c.network.quorum_set.clone(),
         about,
     }));
+    if args.maintenance {
+        shared.set_maintenance(true);
+    }
     tokio::spawn(relay_loop(shared.clone(), relay_rx));
 
     let node_id = NodeId::new(c.peer_id.to_string()).context("--peer-responder-id")?;

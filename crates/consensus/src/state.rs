@@ -607,6 +607,10 @@ impl std::ops::Deref for Shared {
 impl Shared {
     /// Assembles the shared state.
     pub fn new(parts: SharedParts) -> Self {
+        // The height gauge tells from the start, not from the first block appended.
+        if let Ok(n) = parts.ledger.num_blocks() {
+            parts.metrics.ledger_height.set(n as i64);
+        }
         Self {
             parts,
             mode: AtomicU8::new(Mode::Running as u8),

@@ -29,9 +29,14 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    /// Blocks appended.
+    /// Blocks appended (0 when the copy was cut back to a node's shorter ledger).
     pub fn appended(&self) -> u64 {
-        self.to - self.from
+        self.to.saturating_sub(self.from)
+    }
+
+    /// Blocks removed to follow a node whose ledger is shorter than the local copy.
+    pub fn cut_back(&self) -> u64 {
+        self.from.saturating_sub(self.to)
     }
 }
 
@@ -111,6 +116,8 @@ impl LocalLedger {
     /// the local one (an empty copy takes the node's), fetches the missing blocks in
     /// chunks, verifies and appends them ([`Self::apply_blocks`]), then checks the node's
     /// last block is the local block at that index ([`WalletError::Diverged`] otherwise).
+    /// A local copy longer than the node's ledger (the node is behind, or its ledger was
+    /// rolled back) is cut back to the node's height.
     pub async fn sync_from_node(&self, node: &NodeClient) -> Result<SyncReport, WalletError> {
         let from = self.height()?;
         let tip = node.last_block_info().await?;
@@ -149,6 +156,14 @@ impl LocalLedger {
                     node: tip.block_id,
                 });
             }
+        }
+        if tip.height() < height {
+            // The node's ledger ends inside the local copy: the node is behind (another
+            // node served the rest) or its ledger was rolled back. Follow it: membership
+            // proofs made over blocks it does not have would be refused, so the copy is
+            // cut back to the node's height (a later sync fetches any blocks again).
+            self.ledger.rollback(tip.height())?;
+            height = tip.height();
         }
         Ok(SyncReport {
             from,

@@ -16,7 +16,7 @@ use mcnode_ledger::LmdbLedger;
 
 /// Publishes a ledger to an S3 or directory archive, one object per block plus bundles.
 #[derive(Debug, Parser)]
-#[command(name = "ledger-distribution", version, about)]
+#[command(name = "ledger-distribution", version)]
 struct Args {
     /// The ledger directory (holding `data.mdb`).
     #[arg(long, env = "MC_LEDGER_PATH")]

@@ -14,7 +14,7 @@ use mcnode_archive::test_server::S3Server;
 
 /// Serves the S3 API over a directory: each bucket a subdirectory, each object a file.
 #[derive(Debug, Parser)]
-#[command(name = "mcnode-s3-server", version, about)]
+#[command(name = "mcnode-s3-server", version)]
 struct Args {
     /// The directory holding the buckets (created if missing).
     #[arg(long, env = "MC_S3_ROOT")]

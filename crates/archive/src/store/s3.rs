@@ -296,7 +296,15 @@ impl ArchiveStore for S3Store {
                 what: format!("bucket {}", self.bucket),
                 detail: error_chain(source.as_ref()),
             }),
-            Err(e) => Err(self.map_err("probe", "", e)),
+            Err(e) => Err(self.map_err(
+                "list",
+                if self.prefix.is_empty() {
+                    "/"
+                } else {
+                    &self.prefix
+                },
+                e,
+            )),
         }
     }
 }

@@ -11,7 +11,7 @@ use mcnode_ledger::{lmdb, migrations, CURRENT_SCHEMA_VERSION};
 
 /// Migrate an mcnode LMDB ledger between schema versions.
 #[derive(Debug, Parser)]
-#[command(name = "mc-ledger-migration", version, about)]
+#[command(name = "mc-ledger-migration", version)]
 struct Args {
     /// The ledger directory (holding `data.mdb`).
     #[arg(long, env = "MC_LEDGER_DB")]

@@ -96,12 +96,15 @@ async fn wait_metrics(
     cond: impl Fn(&BTreeMap<String, f64>) -> bool,
 ) -> BTreeMap<String, f64> {
     let deadline = Instant::now() + Duration::from_secs(30);
+    let url = format!("http://{}/metrics", net.manifest.nodes[i].admin_http);
     loop {
-        let m = node_metrics(net, i).await;
-        if cond(&m) {
+        // 502 while the node is down (restarting): wait on.
+        let (status, text) = get(&url).await;
+        let m = samples(&text);
+        if status == 200 && cond(&m) {
             return m;
         }
-        assert!(Instant::now() < deadline, "{what}: {m:#?}");
+        assert!(Instant::now() < deadline, "{what}: {status} {m:#?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -247,6 +250,84 @@ fn metrics_pass_promtool_and_move_with_transactions() {
     });
 }
 
+/// A node started with `MC_MAINTENANCE=true` (the upgrade's "start the new build, then
+/// take transactions again") refuses client transactions until the gateway switches
+/// maintenance off; and its height gauge is right from the start, before any new block.
+#[test]
+fn a_node_started_in_maintenance_refuses_txs_until_switched_off() {
+    let net = Localnet::start(4);
+    let _logs = LogsOnPanic(net.dir.path().to_path_buf());
+    runtime().block_on(async {
+        let mut c0 = client(&net, 0).await;
+        let mut w = wallet(&net, 3, &c0).await;
+        let me = w.address();
+        w.send(&mut c0, &me, 5_000, &SendOptions::default(), &mut OsRng)
+            .await
+            .unwrap();
+        let h = c0.last_block_info().await.unwrap().height();
+        wait_metrics(&net, 3, "node 3 at the network's height", |m| {
+            value(m, "consensus_ledger_height") == h as f64
+        })
+        .await;
+
+        // The upgrade: stop node 3, start it again in maintenance.
+        let node3 = NodeProcess::find(&net, 3);
+        node3.signal(rustix::process::Signal::TERM);
+        let _restarted = node3.respawn(
+            None,
+            &[("MC_MAINTENANCE", "true".to_string())],
+            &super::node::log_of(&net, 3),
+        );
+        let m = wait_metrics(&net, 3, "node 3 back, in maintenance", |m| {
+            value(m, "consensus_maintenance_mode") == 1.0
+        })
+        .await;
+        assert_eq!(value(&m, "consensus_ledger_height"), h as f64, "{m:#?}");
+        assert_eq!(value(&m, "consensus_blocks_written_total"), 0.0);
+        let panel = format!("http://{}/", net.manifest.nodes[3].admin_http);
+        let (_, info) = get(&format!("{panel}info")).await;
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(info["ledger"]["mode"], "maintenance", "{info}");
+
+        let mut c3 = client(&net, 3).await;
+        let tip = c3.last_block_info().await.unwrap();
+        let payment = w
+            .build_payment_until(&me, 1_000, tip.minimum_fee, tip.height() + 50, &mut OsRng)
+            .unwrap();
+        match c3.propose_tx(&payment.tx).await {
+            Err(WalletError::Rpc { code, message, .. }) => {
+                assert_eq!(code, tonic::Code::Unavailable, "{message}")
+            }
+            other => {
+                panic!("expected UNAVAILABLE from a node started in maintenance, got {other:?}")
+            }
+        }
+
+        // The operator takes transactions again.
+        mcnode_peers::tls::install_crypto_provider();
+        let resp = reqwest::Client::new()
+            .post(format!("{panel}maintenance"))
+            .header("content-type", "application/json")
+            .body(r#"{"enabled": false}"#)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{:?}", resp.text().await);
+        c3.propose_tx(&payment.tx).await.unwrap();
+        let block = w
+            .wait_for_inclusion(
+                &c3,
+                &payment,
+                Duration::from_secs(60),
+                Duration::from_millis(50),
+            )
+            .await
+            .unwrap();
+        assert_eq!(block, h);
+    });
+}
+
 /// The Grafana dashboard in `deploy/grafana`: the shape Grafana imports (title, uid,
 /// panels with a position and Prometheus queries) and every metric its queries name
 /// present in `text` (what a node and its ledger-distribution serve).
@@ -260,6 +341,7 @@ fn check_dashboard(text: &str) {
     let panels = dash["panels"].as_array().unwrap();
     assert!(panels.len() >= 10);
     let mut names = std::collections::BTreeSet::new();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for p in panels {
         assert!(p["title"].is_string(), "{p}");
         for k in ["x", "y", "w", "h"] {
@@ -269,6 +351,14 @@ fn check_dashboard(text: &str) {
         assert!(!targets.is_empty(), "{p}");
         for t in targets {
             let expr = t["expr"].as_str().unwrap();
+            // Every query parses as PromQL: promtool checks it as a recording rule, with
+            // the dashboard's variables as Grafana would expand "All".
+            let promql = expr.replace("$node", ".*").replace("$distribution", ".*");
+            rules.push_str(&format!(
+                "      - record: dashboard:query{}\n        expr: {}\n",
+                rules.matches("record:").count(),
+                serde_json::Value::String(promql)
+            ));
             let mut rest = expr;
             while let Some(at) = ["consensus_", "archive_"]
                 .iter()
@@ -285,6 +375,20 @@ fn check_dashboard(text: &str) {
         }
     }
     assert!(names.len() >= 20, "{names:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let rules_file = dir.path().join("dashboard-rules.yml");
+    std::fs::write(&rules_file, &rules).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules_file)
+        .output()
+        .expect("promtool: run scripts/setup.sh");
+    assert!(
+        out.status.success(),
+        "a dashboard query is not valid PromQL: {}{}\n{rules}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A family with no series yet (no errors so far, say) still has its TYPE line.
     let families: std::collections::BTreeSet<&str> = text
         .lines()

@@ -203,4 +203,21 @@ fn from_archive_dir_and_s3_then_rollback() {
     );
     assert!(ok, "{err}");
     assert_eq!(j["height"], 150);
+
+    // A first try that fails (no such bucket) leaves no empty ledger behind.
+    let failed = tmp.path().join("failed");
+    let (ok, _, err) = mcnode_env(
+        &server.env(),
+        &[
+            "ledger",
+            "from-archive",
+            "--url",
+            "s3://no-such-bucket/n1",
+            "--out",
+            failed.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("no-such-bucket"), "{err}");
+    assert!(!failed.exists(), "{err}");
 }

@@ -583,44 +583,57 @@ fn consensus_service_refuses_a_broken_network_toml() {
         path(&n.dir.join("tls.key"))
     );
     let key = std::fs::read_to_string(n.dir.join("msg-signer-key")).unwrap();
-    let out = Command::new(&consensus)
-        .args(["--peer-responder-id", &n.peer_responder_id])
-        .args(["--client-responder-id", &n.client_responder_id])
-        .args([
-            "--peer-listen-uri",
-            &format!("mcp://127.0.0.1:{peer}/?{tls}"),
-        ])
-        .args([
-            "--client-listen-uri",
-            &format!("mc://127.0.0.1:{client}/?{tls}"),
-        ])
-        .args([
-            "--admin-listen-uri",
-            &format!("insecure-mca://127.0.0.1:{admin}/"),
-        ])
-        .args(["--network", path(&network)])
-        .args(["--ledger-path", path(&n.ledger_path)])
-        .args(["--origin-block-path", path(&dir.join("origin/ledger"))])
-        .args([
-            "--sealed-block-signing-key",
-            path(&n.dir.join("sealed-block-signing-key")),
-        ])
-        .args(["--host-secret-path", path(&n.dir.join("host-secret"))])
-        .env("MC_MSG_SIGNER_KEY", key.trim())
-        .env("SGX_MODE", "SW")
-        .env("IAS_MODE", "DEV")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{stdout}\n{stderr}");
-    let said = format!("{stdout}{stderr}");
+    let run = |sgx_mode: &str| {
+        Command::new(&consensus)
+            .args(["--peer-responder-id", &n.peer_responder_id])
+            .args(["--client-responder-id", &n.client_responder_id])
+            .args([
+                "--peer-listen-uri",
+                &format!("mcp://127.0.0.1:{peer}/?{tls}"),
+            ])
+            .args([
+                "--client-listen-uri",
+                &format!("mc://127.0.0.1:{client}/?{tls}"),
+            ])
+            .args([
+                "--admin-listen-uri",
+                &format!("insecure-mca://127.0.0.1:{admin}/"),
+            ])
+            .args(["--network", path(&network)])
+            .args(["--ledger-path", path(&n.ledger_path)])
+            .args(["--origin-block-path", path(&dir.join("origin/ledger"))])
+            .args([
+                "--sealed-block-signing-key",
+                path(&n.dir.join("sealed-block-signing-key")),
+            ])
+            .args(["--host-secret-path", path(&n.dir.join("host-secret"))])
+            .env("MC_MSG_SIGNER_KEY", key.trim())
+            .env("SGX_MODE", sgx_mode)
+            .env("IAS_MODE", "DEV")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run("SW");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Status 2, as for a usage error: a supervisor gives up instead of restarting.
+    assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(
         said.contains("network.toml") && said.contains("quorum_set"),
         "{said}"
     );
+
+    // Hardware SGX, which this build does not have, is a configuration error too.
+    std::fs::write(&network, good).unwrap();
+    let out = run("HW");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("SGX_MODE=HW"), "{said}");
 }
 
 /// Test (3): a real 4-node localnet comes up at height 1 everywhere with one origin

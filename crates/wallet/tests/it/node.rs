@@ -209,6 +209,37 @@ async fn refusals_come_back_as_typed_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_ahead_of_a_rolled_back_node_is_cut_back_and_payments_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, a) = start(38, 6, 100, dir.path()).await;
+    let mut node = NodeClient::connect(&net.uri).await.unwrap();
+    let mut alice = Wallet::open(a.alice.clone(), dir.path().join("alice")).unwrap();
+    assert_eq!(alice.sync(&node).await.unwrap().to, 7);
+
+    // The operator rolls the node back to 4 blocks (docs/running-the-node.md, Rollback).
+    net.node.ledger().rollback(4).unwrap();
+    let report = alice.sync(&node).await.unwrap();
+    assert_eq!((report.from, report.to, report.cut_back()), (7, 4, 3));
+    assert_eq!(report.appended(), 0);
+    assert_eq!(alice.ledger().height().unwrap(), 4);
+    for i in 0..4 {
+        assert_eq!(
+            alice.ledger().ledger().block(i).unwrap(),
+            net.node.ledger().block(i).unwrap()
+        );
+    }
+
+    // Proofs are made over the node's ledger again, so it takes the payment.
+    let me = alice.address();
+    let receipt = alice
+        .send(&mut node, &me, 3 * FEE, &fast(), &mut rng(39))
+        .await
+        .unwrap();
+    assert_eq!(receipt.block_index, 4);
+    assert_eq!(alice.balance().unwrap().height, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_serving_a_tampered_block_or_another_chain_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (net, a) = start(36, 5, 2, dir.path()).await;
