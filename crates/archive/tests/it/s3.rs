@@ -184,7 +184,7 @@ fn binary_exits_clearly_on_startup_errors() {
     let (ok, err) = run_binary(&env, &[&base[..], &["--dest", "s3://archive/p"]].concat());
     assert!(!ok);
     assert!(
-        err.contains("probe") && err.contains("s3://archive/p"),
+        err.contains("list p failed") && err.contains("s3://archive/p"),
         "{err}"
     );
 
