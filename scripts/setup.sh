@@ -16,6 +16,8 @@ command -v chromedriver >/dev/null 2>&1 || apt_wanted+=(chromium-driver)
 # code in the static binaries, file and strip, and docker compose or docker-compose.
 command -v musl-gcc >/dev/null 2>&1 || apt_wanted+=(musl-tools)
 command -v file >/dev/null 2>&1 || apt_wanted+=(file)
+# docker/test.sh reads JSON and queries Prometheus with python3.
+command -v python3 >/dev/null 2>&1 || apt_wanted+=(python3)
 command -v strip >/dev/null 2>&1 || apt_wanted+=(binutils)
 if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1 &&
   ! command -v docker-compose >/dev/null 2>&1; then

@@ -329,17 +329,7 @@ pub fn generate(
             .collect()
     };
 
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", dir.display()))?;
-    if fs::read_dir(&dir)?.next().is_some() {
-        anyhow::bail!(
-            "{} is not empty but holds no {MANIFEST_FILE} (an interrupted first start?); \
-             remove it or choose another --dir",
-            dir.display()
-        );
-    }
+    let dir = empty_dir(dir, MANIFEST_FILE)?;
 
     let mut rng = rand::rngs::OsRng;
     let plan = Plan {
@@ -584,6 +574,23 @@ pub fn run(args: LocalnetArgs) -> anyhow::Result<()> {
         std::time::Duration::from_secs(args.ready_timeout),
         summary(&dir, &manifest),
     )
+}
+
+/// Creates `dir` if absent and returns its canonical path; refuses a directory that holds
+/// anything (it is not a network of ours, since it has no `manifest`).
+pub(crate) fn empty_dir(dir: &Path, manifest: &str) -> anyhow::Result<PathBuf> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    if fs::read_dir(&dir)?.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty but holds no {manifest} (an interrupted first start?); \
+             remove it or choose another --dir",
+            dir.display()
+        );
+    }
+    Ok(dir)
 }
 
 #[cfg(test)]

@@ -190,17 +190,7 @@ fn description(dir: &Path) -> serde_json::Value {
 
 /// Writes the Docker localnet into `dir` (empty or absent).
 fn generate(dir: &Path, threshold: u32, accounts: usize) -> anyhow::Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", dir.display()))?;
-    if fs::read_dir(&dir)?.next().is_some() {
-        anyhow::bail!(
-            "{} is not empty but holds no {DOCKER_FILE} (an interrupted first start?); \
-             remove it or choose another --dir",
-            dir.display()
-        );
-    }
+    let dir = super::empty_dir(dir, DOCKER_FILE)?;
     let mut rng = rand::rngs::OsRng;
     let signers: Vec<Ed25519Signer> = (0..NODES)
         .map(|_| Ed25519Signer::random(&mut rng))
