@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 use tracing_subscriber::{layer::SubscriberExt, reload, util::SubscriberInitExt, EnvFilter};
 
-use crate::{config::LogFormat, driver::Event, state::Shared};
+use crate::{config::LogFormat, node::Input, state::Shared};
 
 /// The log filter, reloadable while the process runs.
 pub struct LogControl {
@@ -167,13 +167,14 @@ impl pb::admin_api_server::AdminApi for AdminApi {
     ) -> Result<Response<pb::GetScpStateResponse>, Status> {
         let (tx, rx) = oneshot::channel();
         self.0
-            .driver
-            .try_send(Event::DumpScp(tx))
-            .map_err(|_| Status::unavailable("the SCP driver is busy; try again"))?;
+            .node
+            .inbox
+            .try_send(Input::DumpScp(tx))
+            .map_err(|_| Status::unavailable("the node is busy; try again"))?;
         let state_json = tokio::time::timeout(Duration::from_secs(5), rx)
             .await
-            .map_err(|_| Status::unavailable("the SCP driver did not answer in 5 s"))?
-            .map_err(|_| Status::unavailable("the SCP driver stopped"))?;
+            .map_err(|_| Status::unavailable("the node did not answer in 5 s"))?
+            .map_err(|_| Status::unavailable("the node stopped"))?;
         Ok(Response::new(pb::GetScpStateResponse { state_json }))
     }
 }
@@ -185,8 +186,9 @@ pub fn node_info(shared: &Shared) -> Result<NodeInfo, Status> {
         .last_block()
         .map_err(|e| Status::internal(format!("ledger: {e}")))?;
     let height = last.index + 1;
-    let highest = shared.highest_peer_height();
-    let (txs, pending) = shared.cache_read().sizes();
+    let published = shared.published();
+    let highest = published.status.highest_peer_height.max(height);
+    let (txs, pending) = (published.status.pending, published.status.pending);
     let health: std::collections::HashMap<_, _> = shared.broadcaster.health().into_iter().collect();
     let members = quorum_members(&shared.quorum_set);
     let heard_within = Duration::from_secs(HEARD_WITHIN_SECONDS);
@@ -233,7 +235,7 @@ pub fn node_info(shared: &Shared) -> Result<NodeInfo, Status> {
             }
         })
         .collect();
-    let view = shared.scp_view();
+    let scp = published.status.scp.as_ref();
     Ok(NodeInfo {
         format: INFO_FORMAT,
         name: shared.responder_id.to_string(),
@@ -249,7 +251,7 @@ pub fn node_info(shared: &Shared) -> Result<NodeInfo, Status> {
         ledger: LedgerInfo {
             block_height: height,
             last_block_id: last.id.to_string(),
-            last_block_unix_time: shared.last_block_time(),
+            last_block_unix_time: published.last_block_unix,
             mode: shared.mode().as_str().to_string(),
             highest_peer_height: highest,
             blocks_behind: highest.saturating_sub(height),
@@ -263,8 +265,8 @@ pub fn node_info(shared: &Shared) -> Result<NodeInfo, Status> {
         peers,
         quorum_set: quorum_info(&shared.quorum_set, &heard),
         scp: ScpSummary {
-            slot: view.slot,
-            phase: view.metrics.as_ref().map_or_else(
+            slot: published.status.slot,
+            phase: scp.map_or_else(
                 || "idle".to_string(),
                 |m| {
                     serde_json::to_value(m.phase)
@@ -273,8 +275,8 @@ pub fn node_info(shared: &Shared) -> Result<NodeInfo, Status> {
                         .unwrap_or_default()
                 },
             ),
-            ballot_counter: view.metrics.as_ref().map_or(0, |m| m.ballot_counter),
-            nomination_round: view.metrics.as_ref().map_or(0, |m| m.nomination_round),
+            ballot_counter: scp.map_or(0, |m| m.ballot_counter),
+            nomination_round: scp.map_or(0, |m| m.nomination_round),
         },
         rust_log: log_control().map_or_else(
             || std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
@@ -359,13 +361,13 @@ impl KnownMethods {
 /// A tower layer counting gRPC requests (`consensus_grpc_requests_total{method,code}`).
 #[derive(Clone)]
 pub struct GrpcMetricsLayer {
-    metrics: crate::state::Metrics,
+    metrics: crate::metrics::Metrics,
     known: KnownMethods,
 }
 
 impl GrpcMetricsLayer {
     /// Counts into `metrics`, labelling methods not in `known` as `other`.
-    pub fn new(metrics: crate::state::Metrics, known: KnownMethods) -> Self {
+    pub fn new(metrics: crate::metrics::Metrics, known: KnownMethods) -> Self {
         Self { metrics, known }
     }
 }

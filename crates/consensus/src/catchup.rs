@@ -9,23 +9,24 @@ use mcnode_archive::{
     verify::verify_block, AnyStore, ArchiveMetrics, ArchiveReader, ArchiveUrl, S3Config,
 };
 use mcnode_blockchain::{ArchiveBlock, Block};
+use mcnode_scp::NodeId;
 
 use crate::state::Shared;
 
 /// Most blocks fetched per catch-up round (the driver asks again while behind).
 pub const MAX_BLOCKS_PER_ROUND: u64 = 500;
 
-/// The highest height any peer reports.
-pub async fn probe_peer_height(shared: &Arc<Shared>) -> Option<u64> {
-    let mut best = None;
+/// The height (number of blocks) each reachable peer reports.
+pub async fn probe_peer_heights(shared: &Arc<Shared>) -> Vec<(NodeId, u64)> {
+    let mut out = Vec::new();
     for peer in &shared.peers {
         if let Ok(info) = peer.last_block_info().await {
-            let h = info.index + 1;
-            shared.peer_height(&peer.peer().responder_id, h);
-            best = Some(best.map_or(h, |b: u64| b.max(h)));
+            if let Ok(id) = NodeId::new(peer.peer().responder_id.to_string()) {
+                out.push((id, info.index + 1));
+            }
         }
     }
-    best
+    out
 }
 
 /// Checks one fetched block against `prev` and our trust in its signer.
@@ -83,7 +84,6 @@ pub async fn fetch_blocks(
     let mut heights = Vec::new();
     for peer in &shared.peers {
         if let Ok(info) = peer.last_block_info().await {
-            shared.peer_height(&peer.peer().responder_id, info.index + 1);
             heights.push((info.index + 1, peer.clone()));
         }
     }

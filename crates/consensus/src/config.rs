@@ -80,15 +80,20 @@ pub struct ServiceArgs {
     #[arg(long, env = "MC_MINIMUM_FEE", default_value_t = DEFAULT_MINIMUM_FEE)]
     pub minimum_fee: u64,
     /// Most transactions in one block.
-    #[arg(long, env = "MC_MAX_BLOCK_TXS", default_value_t = crate::value::DEFAULT_MAX_BLOCK_TXS)]
+    #[arg(long, env = "MC_MAX_BLOCK_TXS", default_value_t = mcnode_node_core::DEFAULT_MAX_BLOCK_TXS)]
     pub max_block_txs: usize,
     /// Most transactions cached (accepted, not yet in a block); over it clients get gRPC
     /// UNAVAILABLE.
-    #[arg(long, env = "MC_MAX_CACHED_TXS", default_value_t = crate::CacheLimits::default().max_txs)]
+    #[arg(long, env = "MC_MAX_CACHED_TXS", default_value_t = mcnode_node_core::StoreLimits::default().max_txs)]
     pub max_cached_txs: usize,
     /// Most transactions awaiting nomination; over it clients get gRPC UNAVAILABLE.
-    #[arg(long, env = "MC_MAX_PENDING_VALUES", default_value_t = crate::CacheLimits::default().max_pending)]
+    #[arg(long, env = "MC_MAX_PENDING_VALUES", default_value_t = mcnode_node_core::StoreLimits::default().max_pending)]
     pub max_pending_values: usize,
+    /// A slot with work to do (transactions pending or peers talking about it) that has not
+    /// moved for this many seconds is logged as a warning (slot, phase, round, pending count
+    /// and which quorum members were heard), and again as long as it stays so.
+    #[arg(long, env = "MC_STALL_WARN_SECONDS", default_value_t = 10)]
+    pub stall_warn_seconds: u64,
     /// Log format (the container uses json).
     #[arg(long, env = "MC_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

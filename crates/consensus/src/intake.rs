@@ -53,6 +53,39 @@ pub fn enclave_rejection(e: &EnclaveError) -> Rejection {
     }
 }
 
+/// True when a refusal with `code` means the transaction can never be valid in a later
+/// block (as opposed to "not now": capacity, channel, a ledger this node does not have
+/// yet).
+pub fn is_permanent(code: u32) -> bool {
+    match code {
+        c if c == ValidationError::MembershipProofBeyondLedger(0).code() => false,
+        c if c
+            == ValidationError::Ledger(mcnode_transaction::LedgerViewError::IndexOutOfRange(0))
+                .code() =>
+        {
+            false
+        }
+        1..=99 => true,
+        result_code::KEY_IMAGE_SPENT | result_code::OUTPUT_KEY_EXISTS => true,
+        result_code::UNDECODABLE => true,
+        _ => false,
+    }
+}
+
+/// Checks `ctx` against the ledger now, then in the enclave: the index of the block it was
+/// checked for (the next one) and the verdict. `Err` only when the ledger cannot be read.
+pub fn check(
+    ledger: &dyn Ledger,
+    enclave: &dyn ConsensusEnclave,
+    ctx: &TxContext,
+) -> Result<(u64, Result<(), Rejection>), LedgerError> {
+    match check_tx(ledger, enclave, ctx) {
+        Ok(next) => Ok((next, Ok(()))),
+        Err(IntakeError::Rejected(r)) => Ok((ledger.num_blocks()?, Err(r))),
+        Err(IntakeError::Ledger(e)) => Err(e),
+    }
+}
+
 /// Checks `ctx` against the ledger now, then in the enclave. Returns the index of the
 /// block the transaction was checked for (the next one).
 pub fn check_tx(
@@ -93,4 +126,28 @@ pub fn check_tx(
         .tx_is_well_formed(&ctx.encrypted_tx, next_block, &host)
         .map_err(|e| enclave_rejection(&e))?;
     Ok(next_block)
+}
+
+/// The node core's view of a transaction: its facts, with the context as the body.
+pub fn core_tx(ctx: TxContext) -> mcnode_node_core::CoreTx<TxContext> {
+    mcnode_node_core::CoreTx {
+        facts: mcnode_node_core::TxFacts {
+            hash: ctx.tx_hash,
+            fee: ctx.fee,
+            tombstone_block: ctx.tombstone_block,
+            key_images: ctx.key_images.iter().map(|k| k.0 .0).collect(),
+            output_keys: ctx.output_public_keys.iter().map(|k| k.0).collect(),
+        },
+        body: ctx,
+    }
+}
+
+impl From<Rejection> for mcnode_node_core::Refusal {
+    fn from(r: Rejection) -> Self {
+        Self {
+            permanent: is_permanent(r.code),
+            code: r.code,
+            message: r.message,
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! Assembling and running `consensus-service`: configuration checks, the ledger (copied
-//! from the origin block when empty), the enclave, peers, the SCP driver and the two gRPC
+//! from the origin block when empty), the enclave, peers, the node task and the two gRPC
 //! ports; graceful shutdown on SIGTERM or SIGINT.
 
 use std::{
@@ -7,8 +7,8 @@ use std::{
     fs,
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::{Arc, RwLock},
-    time::Duration,
+    sync::Arc,
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context};
@@ -27,15 +27,15 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::{
     admin::{GrpcMetricsLayer, KnownMethods},
     config::ServiceArgs,
-    driver::{Driver, Event},
+    metrics::{BuildLabels, Metrics},
+    node::{self, NodeTask},
     services,
-    state::{About, BuildLabels, Metrics, Shared, SharedParts},
-    value::TxSetPolicy,
-    CacheLimits, TxCache,
+    state::{About, Published, Shared, SharedParts},
 };
 
-/// Events queued for the driver before senders wait or drop.
-pub const DRIVER_QUEUE: usize = 16_384;
+/// The file, in the ledger directory, holding this node's latest SCP messages.
+pub const SCP_STATE_FILE: &str = "mcnode-scp-state";
+
 /// Transactions queued for relay to peers.
 pub const RELAY_QUEUE: usize = 16_384;
 /// Most transactions relayed in one `PeerTxPropose`.
@@ -286,11 +286,6 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
     );
 
     let ledger: Arc<dyn Ledger> = Arc::new(ledger);
-    let cache = Arc::new(RwLock::new(TxCache::new(CacheLimits {
-        max_txs: args.max_cached_txs.max(1),
-        max_pending: args.max_pending_values.max(1),
-    })));
-    let (driver_tx, driver_rx) = mpsc::channel::<Event>(DRIVER_QUEUE);
     let (relay_tx, relay_rx) = mpsc::channel(RELAY_QUEUE);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -332,10 +327,65 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
     ]);
     let grpc_layer = GrpcMetricsLayer::new(metrics.clone(), known_methods);
+    let node_id = NodeId::new(c.peer_id.to_string()).context("--peer-responder-id")?;
+    let peer_ids: Vec<NodeId> = c
+        .network
+        .peers
+        .keys()
+        .filter_map(|r| NodeId::new(r.to_string()).ok())
+        .collect();
+    let core_config = mcnode_node_core::CoreConfig {
+        limits: mcnode_node_core::StoreLimits {
+            max_txs: args.max_cached_txs.max(1),
+            max_pending: args.max_pending_values.max(1),
+        },
+        max_block_txs: args.max_block_txs.max(1),
+        stall_warn_ms: args.stall_warn_seconds.max(1).saturating_mul(1000),
+        fetch: mcnode_node_core::FetchConfig {
+            max_per_request: mcnode_peers::client::MAX_TXS_PER_FETCH,
+            ..mcnode_node_core::FetchConfig::default()
+        },
+        ..mcnode_node_core::CoreConfig::default()
+    };
+    let last = ledger.last_block()?;
+    let tip = mcnode_node_core::Tip {
+        index: last.index,
+        id: last.id.0,
+    };
+    let scp_state_path = args.ledger_path.join(SCP_STATE_FILE);
+    let restored = match node::scp_state::load(&scp_state_path) {
+        Some((prev, msgs)) if prev == tip.id => {
+            tracing::info!(
+                messages = msgs.len(),
+                slot = tip.index + 1,
+                "restoring this node's SCP state"
+            );
+            msgs
+        }
+        _ => Vec::new(),
+    };
+    let start = Instant::now();
+    let core = mcnode_node_core::NodeCore::new(
+        core_config,
+        node_id,
+        c.network.quorum_set.clone(),
+        peer_ids,
+        tip,
+        &restored,
+        0,
+    )
+    .context("cannot start the node core")?;
+    let (handle, receivers) = node::channels(Published {
+        status: core.status(),
+        heard: Default::default(),
+        peer_heights: Default::default(),
+        latest_msg: None,
+        last_block_unix: None,
+    });
+    metrics.ledger_height.set((tip.index + 1) as i64);
     let shared = Arc::new(Shared::new(SharedParts {
         ledger: ledger.clone(),
         enclave: enclave.clone(),
-        cache: cache.clone(),
         chain,
         responder_id: c.peer_id.clone(),
         signer: c.signer.clone(),
@@ -343,10 +393,8 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         peer_keys,
         peers,
         broadcaster: Broadcaster::start(broadcast),
-        driver: driver_tx,
-        relay: relay_tx,
+        node: handle,
         shutdown: shutdown_rx.clone(),
-        max_block_txs: args.max_block_txs,
         tx_source_urls: c.network.tx_source_urls.clone(),
         metrics,
         registry,
@@ -357,16 +405,14 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         shared.set_maintenance(true);
     }
     tokio::spawn(relay_loop(shared.clone(), relay_rx));
-
-    let node_id = NodeId::new(c.peer_id.to_string()).context("--peer-responder-id")?;
-    let scp = mcnode_scp::Node::new(
-        node_id,
-        c.network.quorum_set.clone(),
-        TxSetPolicy::new(cache.clone(), args.max_block_txs),
-        mcnode_scp::Config::default(),
-    )
-    .context("cannot start SCP")?;
-    let driver = Driver::new(shared.clone(), scp, driver_rx)?;
+    let node_task = NodeTask::new(
+        shared.clone(),
+        core,
+        receivers,
+        start,
+        relay_tx,
+        scp_state_path,
+    );
 
     let (client_listener, client_addr) = bind(&c.client_listen, "--client-listen-uri").await?;
     let (peer_listener, peer_addr) = bind(&c.peer_listen, "--peer-listen-uri").await?;
@@ -409,7 +455,7 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         peers = shared.peers.len(), "consensus-service listening"
     );
 
-    let driver_task = tokio::spawn(driver.run());
+    let driver_task = tokio::spawn(node_task.run());
     let client_task = tokio::spawn(client_server);
     let peer_task = tokio::spawn(peer_server);
     let admin_task = admin_server.map(tokio::spawn);
@@ -422,12 +468,12 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: shutting down"); Ok(()) }
         r = &mut driver_task => match r {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(anyhow::Error::new(e).context("the SCP driver stopped")),
-            Err(e) => Err(anyhow::anyhow!("the SCP driver panicked: {e}")),
+            Ok(Err(e)) => Err(anyhow::Error::new(e).context("the node stopped")),
+            Err(e) => Err(anyhow::anyhow!("the node task panicked: {e}")),
         },
     };
     let _ = shutdown_tx.send(true);
-    // The driver finishes the block it is appending (LMDB commits atomically either way).
+    // The node task finishes the block it is appending (LMDB commits atomically either way).
     let _ = tokio::time::timeout(Duration::from_secs(10), driver_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), client_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), peer_task).await;

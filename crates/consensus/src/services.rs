@@ -1,7 +1,7 @@
 //! The gRPC services: `AttestedApi` (clients on the client port, peers on the peer port),
 //! `ConsensusClientApi`, `ConsensusPeerApi` and `BlockchainApi`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use mcnode_api::{
     convert::{archive_block_to_pb, block_to_pb, encrypted_from_pb, encrypted_to_pb},
@@ -10,24 +10,35 @@ use mcnode_api::{
 use mcnode_blockchain::ArchiveBlock;
 use mcnode_enclave::{ChannelError, ChannelId, EnclaveError, TxContext};
 use mcnode_ledger::LedgerError;
-use mcnode_peers::client::{envelope_from_pb, envelope_to_pb};
-use mcnode_transaction::ValidationError;
+use mcnode_node_core::ClientVerdict;
+use mcnode_peers::{
+    client::{envelope_from_pb, envelope_to_pb, MAX_TXS_PER_FETCH, MAX_TXS_RESPONSE_BYTES},
+    MsgKey,
+};
+use mcnode_scp::Topic;
+use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    driver::{Event, Incoming},
     intake::{self, enclave_rejection, IntakeError, Rejection},
+    metrics::DropReason,
+    node::{Input, Received},
     state::{Mode, Shared},
-    CacheError, TxSet,
+    TxSet,
 };
 
 /// Most blocks one `GetBlocks` / `GetBlockData` answer carries.
 pub const MAX_BLOCKS_PER_RESPONSE: u32 = 100;
-/// Most hashes one `GetTxs` may ask for.
-pub const MAX_GET_TXS: usize = 500;
+/// Most times a client's transaction is validated again because blocks were appended
+/// meanwhile beyond what the node remembers.
+const MAX_RECHECKS: usize = 3;
 
 fn ledger_status(e: LedgerError) -> Status {
     Status::internal(format!("ledger: {e}"))
+}
+
+fn node_gone() -> Status {
+    Status::unavailable("the node is shutting down")
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
@@ -40,49 +51,8 @@ fn response(shared: &Shared, result: u32, message: String) -> pb::ProposeTxRespo
     pb::ProposeTxResponse {
         result,
         message,
-        block_count: shared.ledger.num_blocks().unwrap_or(0),
+        block_count: shared.published().status.slot,
         block_version: shared.chain.block_version,
-    }
-}
-
-/// What became of one transaction at intake.
-enum Taken {
-    New(TxContext),
-    Known,
-}
-
-/// Checks and caches one transaction (blocking: validation takes milliseconds).
-fn take_tx(shared: &Shared, ctx: TxContext) -> Result<Taken, IntakeError> {
-    // Already cached (relayed and fetched, or submitted twice): validated once is enough.
-    if shared.cache_read().contains(&ctx.tx_hash) {
-        let next_block = shared.ledger.num_blocks()?;
-        return match shared.cache_write().insert(ctx, next_block, true) {
-            Ok(_) => Ok(Taken::Known),
-            Err(e) => Err(cache_rejection(e).into()),
-        };
-    }
-    let next_block = intake::check_tx(&*shared.ledger, &*shared.enclave, &ctx)?;
-    let mut cache = shared.cache_write();
-    match cache.insert(ctx.clone(), next_block, true) {
-        Ok(crate::tx_cache::Inserted::New) => Ok(Taken::New(ctx)),
-        Ok(crate::tx_cache::Inserted::Known) => Ok(Taken::Known),
-        Err(e) => Err(cache_rejection(e).into()),
-    }
-}
-
-fn cache_rejection(e: CacheError) -> Rejection {
-    match e {
-        CacheError::Full { what, limit } => Rejection::new(
-            result_code::OVER_CAPACITY,
-            format!("{what} is full ({limit} entries): try again later"),
-        ),
-        CacheError::Expired {
-            tombstone,
-            next_block,
-        } => Rejection::invalid(&ValidationError::TombstoneExpired {
-            tombstone,
-            current: next_block,
-        }),
     }
 }
 
@@ -121,15 +91,60 @@ fn answer(
     }
 }
 
-fn accepted(shared: &Shared, ctx: TxContext, relay: bool) {
-    shared.metrics.txs_accepted.inc();
-    if relay {
-        shared.submitted(ctx.tx_hash);
-        if shared.relay.try_send(ctx.encrypted_tx).is_err() {
-            shared.metrics.consensus_error("relay_queue_full");
+/// Validates a client's transaction and hands it to the node task, validating again
+/// when blocks were appended meanwhile beyond what the node core remembers.
+async fn take_client_tx(shared: &Arc<Shared>, ctx: TxContext) -> Result<(), IntakeError> {
+    let submitted = Instant::now();
+    for _ in 0..MAX_RECHECKS {
+        let s2 = shared.clone();
+        let c2 = ctx.clone();
+        let (checked_for, verdict) = match tokio::task::spawn_blocking(move || {
+            intake::check(&*s2.ledger, &*s2.enclave, &c2)
+        })
+        .await
+        {
+            Ok(r) => r?,
+            Err(e) => {
+                return Err(Rejection::new(
+                    result_code::OVER_CAPACITY,
+                    format!("the node could not check the transaction: {e}"),
+                )
+                .into())
+            }
+        };
+        verdict?;
+        let (reply, answer) = oneshot::channel();
+        let sent = shared
+            .node
+            .inbox
+            .send(Input::ClientTx {
+                tx: intake::core_tx(ctx.clone()),
+                checked_for,
+                submitted,
+                reply,
+            })
+            .await;
+        let gone = || {
+            Rejection::new(
+                result_code::OVER_CAPACITY,
+                "the node is shutting down; submit to another node",
+            )
+        };
+        if sent.is_err() {
+            return Err(gone().into());
+        }
+        match answer.await {
+            Ok(ClientVerdict::Accepted) => return Ok(()),
+            Ok(ClientVerdict::Refused(r)) => return Err(Rejection::new(r.code, r.message).into()),
+            Ok(ClientVerdict::Recheck) => continue,
+            Err(_) => return Err(gone().into()),
         }
     }
-    shared.pending_notify.notify_one();
+    Err(Rejection::new(
+        result_code::OVER_CAPACITY,
+        "the ledger moves faster than the node can check the transaction; try again",
+    )
+    .into())
 }
 
 /// `AttestedApi`: Noise NX handshakes with wallets on the client port, Noise IX with
@@ -224,23 +239,27 @@ impl pb::consensus_client_api_server::ConsensusClientApi for ClientApi {
                 )
             }
         };
-        let s2 = shared.clone();
-        let outcome = blocking(move || {
-            let ctx = s2
-                .enclave
-                .client_tx_propose(&msg)
-                .map_err(|e| IntakeError::from(enclave_rejection(&e)))?;
-            take_tx(&s2, ctx)
-        })
-        .await?;
-        match outcome {
-            Ok(Taken::New(ctx)) => {
-                accepted(&shared, ctx, true);
-                answer(&shared, Ok(()))
-            }
-            Ok(Taken::Known) => answer(&shared, Ok(())),
-            Err(e) => answer(&shared, Err(e)),
+        // Cheap refusal before validating: the node is over its pending limit.
+        if shared.published().status.pending >= shared.about.max_pending {
+            return answer(
+                &shared,
+                Err(Rejection::new(
+                    result_code::OVER_CAPACITY,
+                    format!(
+                        "the pending-value queue is full ({} entries): try again later",
+                        shared.about.max_pending
+                    ),
+                )
+                .into()),
+            );
         }
+        let s2 = shared.clone();
+        let ctx = blocking(move || s2.enclave.client_tx_propose(&msg)).await?;
+        let outcome = match ctx {
+            Ok(ctx) => take_client_tx(&shared, ctx).await,
+            Err(e) => Err(IntakeError::from(enclave_rejection(&e))),
+        };
+        answer(&shared, outcome)
     }
 }
 
@@ -331,33 +350,23 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
         let msg = encrypted_from_pb(&request.into_inner())
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let s2 = shared.clone();
-        let outcome = blocking(move || {
-            let contexts = s2
-                .enclave
-                .peer_tx_propose(&msg)
-                .map_err(|e| IntakeError::from(enclave_rejection(&e)))?;
-            let mut results = Vec::with_capacity(contexts.len());
-            for ctx in contexts {
-                results.push(take_tx(&s2, ctx));
-            }
-            Ok::<_, IntakeError>(results)
-        })
-        .await?;
-        let results = match outcome {
-            Ok(r) => r,
-            Err(e) => return answer(&shared, Err(e)),
+        let contexts = match blocking(move || s2.enclave.peer_tx_propose(&msg)).await? {
+            Ok(c) => c,
+            Err(e) => return answer(&shared, Err(IntakeError::from(enclave_rejection(&e)))),
         };
-        let mut first_error = None;
-        for r in results {
-            match r {
-                Ok(Taken::New(ctx)) => accepted(&shared, ctx, false),
-                Ok(Taken::Known) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+        // Validation happens in the node after this call returns: the sender never waits
+        // for it. A full inbox asks the sender to retry later.
+        if shared
+            .node
+            .inbox
+            .try_send(Input::PeerTxs(contexts))
+            .is_err()
+        {
+            return Err(Status::unavailable(
+                "the node's inbox is full; relay again later",
+            ));
         }
-        answer(&shared, first_error.map_or(Ok(()), Err))
+        answer(&shared, Ok(()))
     }
 
     async fn send_consensus_msg(
@@ -372,25 +381,26 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
         // Only nodes whose enclave attested to ours (same measurement, trusted evidence)
         // take part; a peer we restarted since must attest again.
         if !shared.has_attested(&envelope.from) {
-            shared.metrics.msgs_dropped("not_attested");
+            shared.metrics.msg_dropped(DropReason::NotAttested);
             return Err(Status::failed_precondition(format!(
                 "{} has not attested to this node; make an attested peer channel first",
                 envelope.from
             )));
         }
-        let first = shared
+        let id = envelope.id();
+        if !shared
             .dedup
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .first_time(envelope.id());
-        if !first {
+            .is_new(&id)
+        {
             return Ok(Response::new(pb::SendConsensusMsgResponse {}));
         }
         let keys = |r: &mcnode_peers::ResponderId| shared.peer_keys.get(r).copied();
         let msg = match envelope.open::<TxSet>(&keys) {
             Ok(m) => m,
             Err(e) => {
-                shared.metrics.msgs_dropped("refused_envelope");
+                shared.metrics.msg_dropped(DropReason::RefusedEnvelope);
                 tracing::warn!(error = %e, "refused a consensus message");
                 return Err(match e {
                     mcnode_peers::EnvelopeError::UnknownPeer(_)
@@ -401,20 +411,33 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
                 });
             }
         };
-        shared.heard(&envelope.from);
-        // Relay to our other peers (de-duplicated on their side), so a network that is not
-        // a full mesh still hears everyone.
-        let from = envelope.from.clone();
-        shared
-            .broadcaster
-            .send_msg(Arc::new(envelope.clone()), Some(&from));
+        let key = MsgKey {
+            author: envelope.from.clone(),
+            slot: msg.slot,
+            ballot: matches!(msg.topic, Topic::Ballot(_)),
+        };
+        let shared_env = Arc::new(envelope.clone());
         if shared
-            .driver
-            .try_send(Event::Envelope(Box::new(Incoming { envelope, msg })))
+            .node
+            .envelopes
+            .try_send(Received { envelope, msg })
             .is_err()
         {
-            shared.metrics.msgs_dropped("driver_busy");
+            // Not marked as seen: the sender's periodic re-send gets through later.
+            shared.metrics.msg_dropped(DropReason::InboxFull);
+            return Ok(Response::new(pb::SendConsensusMsgResponse {}));
         }
+        shared
+            .dedup
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first_time(id);
+        // Relay to our other peers (de-duplicated on their side), so a network that is not
+        // a full mesh still hears everyone; the broadcast queue keeps only the latest
+        // statement per author, slot and kind.
+        shared
+            .broadcaster
+            .send_msg(shared_env, &key, Some(&key.author));
         Ok(Response::new(pb::SendConsensusMsgResponse {}))
     }
 
@@ -422,13 +445,7 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
         &self,
         _request: Request<pb::GetLatestMsgRequest>,
     ) -> Result<Response<pb::GetLatestMsgResponse>, Status> {
-        let msg = self
-            .0
-            .latest_msg
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(envelope_to_pb);
+        let msg = self.0.published().latest_msg.as_ref().map(envelope_to_pb);
         Ok(Response::new(pb::GetLatestMsgResponse { msg }))
     }
 
@@ -437,9 +454,9 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
         request: Request<pb::GetTxsRequest>,
     ) -> Result<Response<pb::GetTxsResponse>, Status> {
         let req = request.into_inner();
-        if req.tx_hashes.len() > MAX_GET_TXS {
+        if req.tx_hashes.len() > MAX_TXS_PER_FETCH {
             return Err(Status::invalid_argument(format!(
-                "at most {MAX_GET_TXS} hashes per call"
+                "at most {MAX_TXS_PER_FETCH} hashes per call"
             )));
         }
         let channel: [u8; 16] = req
@@ -447,26 +464,38 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
             .as_slice()
             .try_into()
             .map_err(|_| Status::invalid_argument("channel_id must be 16 bytes"))?;
-        let mut found = Vec::new();
-        let mut missing = Vec::new();
-        {
-            let cache = self.0.cache_read();
-            for h in &req.tx_hashes {
-                let hash: [u8; 32] = h
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Status::invalid_argument("tx hashes must be 32 bytes"))?;
-                match cache.get(&hash) {
-                    Some(c) => found.push(c.encrypted_tx.clone()),
-                    None => missing.push(h.clone()),
-                }
+        let hashes = req
+            .tx_hashes
+            .iter()
+            .map(|h| <[u8; 32]>::try_from(h.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Status::invalid_argument("tx hashes must be 32 bytes"))?;
+        let (reply, held) = oneshot::channel();
+        self.0
+            .node
+            .inbox
+            .send(Input::GetTxs { hashes, reply })
+            .await
+            .map_err(|_| node_gone())?;
+        let (found, missing) = held.await.map_err(|_| node_gone())?;
+        // Bounded by bytes: what does not fit is deferred (the asker comes back for it).
+        let mut bytes = 0;
+        let mut sent = Vec::new();
+        let mut deferred = Vec::new();
+        for (hash, ctx) in found {
+            let size = ctx.encrypted_tx.0.len();
+            if !sent.is_empty() && bytes + size > MAX_TXS_RESPONSE_BYTES {
+                deferred.push(hash.to_vec());
+                continue;
             }
+            bytes += size;
+            sent.push(ctx.encrypted_tx);
         }
-        let txs = if found.is_empty() {
+        let txs = if sent.is_empty() {
             None
         } else {
             let enclave = self.0.enclave.clone();
-            let msg = blocking(move || enclave.txs_for_peer(&found, &ChannelId(channel)))
+            let msg = blocking(move || enclave.txs_for_peer(&sent, &ChannelId(channel)))
                 .await?
                 .map_err(|e| {
                     if is_unknown_channel(&e) {
@@ -477,6 +506,10 @@ impl pb::consensus_peer_api_server::ConsensusPeerApi for PeerApi {
                 })?;
             Some(encrypted_to_pb(&msg))
         };
-        Ok(Response::new(pb::GetTxsResponse { txs, missing }))
+        Ok(Response::new(pb::GetTxsResponse {
+            txs,
+            missing: missing.iter().map(|h| h.to_vec()).collect(),
+            deferred,
+        }))
     }
 }

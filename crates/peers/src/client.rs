@@ -1,7 +1,10 @@
 //! One connection to one peer: consensus messages, transactions over the attested peer
 //! channel, and ledger reads for catch-up.
 //!
-//! The tonic channel connects lazily and reconnects by itself; the attested channel is
+//! Two tonic channels (two HTTP/2 connections) per peer: one for consensus (envelopes,
+//! attestation, heights) and one for bulk traffic (relayed transactions, `GetTxs`, block
+//! data), so a large transfer never holds a consensus message back behind it on one TCP
+//! connection. Both connect lazily and reconnect by themselves; the attested channel is
 //! made on first use and made again when the peer says it does not know it (the peer
 //! restarted). Every call has a deadline ([`CALL_TIMEOUT`]).
 
@@ -23,6 +26,12 @@ use crate::{tls, Peer, ResponderId, SignedConsensusMsg};
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most blocks asked for in one `GetBlockData` call.
 pub const MAX_BLOCKS_PER_CALL: u32 = 100;
+/// Most hashes one `GetTxs` request may carry (the asking node chunks by it, the answering
+/// node refuses more).
+pub const MAX_TXS_PER_FETCH: usize = 256;
+/// Most bytes of transactions one `GetTxs` answer carries (under gRPC's default 4 MiB
+/// message limit); what does not fit is listed as deferred.
+pub const MAX_TXS_RESPONSE_BYTES: usize = 3 << 20;
 
 /// Why a call to a peer failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +120,18 @@ pub fn envelope_from_pb(p: &pb::ConsensusMsg) -> Result<SignedConsensusMsg, Stri
     })
 }
 
+/// A peer's answer to `GetTxs`.
+#[derive(Debug, Default)]
+pub struct FetchedTxs {
+    /// The transactions it sent (decrypted by our enclave, not yet checked against the
+    /// ledger).
+    pub contexts: Vec<TxContext>,
+    /// Hashes it does not hold.
+    pub missing: Vec<[u8; 32]>,
+    /// Hashes it holds but left out of this answer (byte limit): ask again.
+    pub deferred: Vec<[u8; 32]>,
+}
+
 /// What a peer said to transactions we relayed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proposed {
@@ -124,7 +145,10 @@ pub struct Proposed {
 pub struct PeerClient {
     peer: Peer,
     name: String,
+    /// Consensus traffic: envelopes, attestation, heights.
     channel: Channel,
+    /// Bulk traffic: relayed transactions, `GetTxs`, block data.
+    bulk: Channel,
     enclave: Arc<dyn ConsensusEnclave>,
     attested: Mutex<Option<ChannelId>>,
 }
@@ -180,14 +204,17 @@ impl PeerClient {
     /// A client of `peer` (nothing is dialled until the first call).
     pub fn new(peer: &Peer, enclave: Arc<dyn ConsensusEnclave>) -> Result<Self, PeerError> {
         let name = peer.responder_id.to_string();
-        let channel = endpoint_channel(&peer.uri).map_err(|e| PeerError::Dial {
+        let dial = |e: EndpointError| PeerError::Dial {
             peer: name.clone(),
             reason: e.to_string(),
-        })?;
+        };
+        let channel = endpoint_channel(&peer.uri).map_err(dial)?;
+        let bulk = endpoint_channel(&peer.uri).map_err(dial)?;
         Ok(Self {
             peer: peer.clone(),
             name,
             channel,
+            bulk,
             enclave,
             attested: Mutex::new(None),
         })
@@ -292,7 +319,7 @@ impl PeerClient {
                 .txs_for_peer(txs, &id)
                 .map_err(|e| self.enclave_err(e))?;
             let mut client =
-                pb::consensus_peer_api_client::ConsensusPeerApiClient::new(self.channel.clone());
+                pb::consensus_peer_api_client::ConsensusPeerApiClient::new(self.bulk.clone());
             let resp = client
                 .peer_tx_propose(encrypted_to_pb(&msg))
                 .await
@@ -310,17 +337,13 @@ impl PeerClient {
         unreachable_retry(&self.name)
     }
 
-    /// Fetches transactions by hash from the peer's cache: the contexts of those it has
-    /// (decrypted by our enclave, not yet checked against the ledger) and the hashes it
-    /// lacks.
-    pub async fn get_txs(
-        &self,
-        hashes: &[[u8; 32]],
-    ) -> Result<(Vec<TxContext>, Vec<[u8; 32]>), PeerError> {
+    /// Fetches transactions by hash (at most [`MAX_TXS_PER_FETCH`]) from the peer's cache:
+    /// the contexts of those it sent, the hashes it lacks and those it deferred.
+    pub async fn get_txs(&self, hashes: &[[u8; 32]]) -> Result<FetchedTxs, PeerError> {
         for attempt in 0..2 {
             let id = self.attested_channel().await?;
             let mut client =
-                pb::consensus_peer_api_client::ConsensusPeerApiClient::new(self.channel.clone());
+                pb::consensus_peer_api_client::ConsensusPeerApiClient::new(self.bulk.clone());
             let resp = match client
                 .get_txs(pb::GetTxsRequest {
                     channel_id: id.0.to_vec(),
@@ -339,12 +362,14 @@ impl PeerClient {
                 peer: self.name.clone(),
                 reason,
             };
-            let missing = resp
-                .missing
-                .iter()
-                .map(|h| <[u8; 32]>::try_from(h.as_slice()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| malformed("a missing hash is not 32 bytes".into()))?;
+            let hashes_of = |list: &[Vec<u8>], what: &str| {
+                list.iter()
+                    .map(|h| <[u8; 32]>::try_from(h.as_slice()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| malformed(format!("a {what} hash is not 32 bytes")))
+            };
+            let missing = hashes_of(&resp.missing, "missing")?;
+            let deferred = hashes_of(&resp.deferred, "deferred")?;
             let contexts = match resp.txs {
                 None => Vec::new(),
                 Some(m) => {
@@ -355,7 +380,11 @@ impl PeerClient {
                         .map_err(|e| self.enclave_err(e))?
                 }
             };
-            return Ok((contexts, missing));
+            return Ok(FetchedTxs {
+                contexts,
+                missing,
+                deferred,
+            });
         }
         unreachable_retry(&self.name)
     }
@@ -377,7 +406,7 @@ impl PeerClient {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<ArchiveBlock>, PeerError> {
-        let mut client = pb::blockchain_api_client::BlockchainApiClient::new(self.channel.clone());
+        let mut client = pb::blockchain_api_client::BlockchainApiClient::new(self.bulk.clone());
         let resp = client
             .get_block_data(pb::GetBlocksRequest {
                 offset,

@@ -177,6 +177,11 @@ impl Deduplicator {
         }
     }
 
+    /// True when `id` was not seen (within the window); does not remember it.
+    pub fn is_new(&self, id: &[u8; 32]) -> bool {
+        !self.seen.contains(id)
+    }
+
     /// True the first time `id` is seen (within the window).
     pub fn first_time(&mut self, id: [u8; 32]) -> bool {
         if !self.seen.insert(id) {

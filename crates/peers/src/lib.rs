@@ -10,8 +10,8 @@ pub mod network;
 pub mod tls;
 pub mod uri;
 
-pub use broadcast::{Broadcaster, PeerHealth};
-pub use client::{PeerClient, PeerError};
+pub use broadcast::{Broadcaster, MsgKey, PeerHealth};
+pub use client::{FetchedTxs, PeerClient, PeerError};
 pub use envelope::{Deduplicator, EnvelopeError, SignedConsensusMsg};
 pub use network::{NetworkConfig, NetworkError, Peer};
 pub use uri::{NodeUri, ResponderId, Service, UriError};

@@ -1,0 +1,359 @@
+//! One node core driven by hand: what it asks the shell to do for each input.
+
+use mcnode_node_core::{
+    codes, Action, AppendedBlock, Checked, ClientVerdict, CoreConfig, Disposition, Envelope,
+    NodeCore, Notice, Tip, TxSet,
+};
+use mcnode_scp::{
+    Ballot, BallotStatement, Msg, NodeId, Nominate, Prepare, QuorumSet, Topic, Validity,
+};
+
+use crate::{h, tx};
+
+fn id(n: usize) -> NodeId {
+    NodeId::new(format!("n{n}:1")).unwrap()
+}
+
+fn qset() -> QuorumSet {
+    QuorumSet::flat(3, (0..4).map(id).collect()).unwrap()
+}
+
+const GENESIS: [u8; 32] = [0xaa; 32];
+
+fn core(cfg: CoreConfig) -> NodeCore<u8> {
+    NodeCore::new(
+        cfg,
+        id(0),
+        qset(),
+        (1..4).map(id).collect(),
+        Tip {
+            index: 0,
+            id: GENESIS,
+        },
+        &[],
+        0,
+    )
+    .unwrap()
+}
+
+fn env(from: usize, slot: u64, topic: Topic<TxSet>) -> Envelope {
+    Envelope {
+        msg: Msg {
+            sender: id(from),
+            slot,
+            quorum_set: qset(),
+            topic,
+        },
+        prev_block_id: GENESIS,
+    }
+}
+
+fn accepted_prepare(value: &TxSet) -> Topic<TxSet> {
+    let b = Ballot::new(1, value.clone());
+    Topic::Ballot(BallotStatement::Prepare(Prepare {
+        ballot: b.clone(),
+        prepared: Some(b),
+        prepared_prime: None,
+        commit_counter: 0,
+        high_counter: 0,
+    }))
+}
+
+fn fetches(actions: &[Action<u8>]) -> Vec<mcnode_node_core::FetchRequest> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Fetch(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn validations(actions: &[Action<u8>]) -> Vec<Vec<mcnode_node_core::CoreTx<u8>>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Validate { txs, .. } => Some(txs.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn valid(txs: Vec<mcnode_node_core::CoreTx<u8>>) -> Vec<Checked<u8>> {
+    txs.into_iter()
+        .map(|tx| Checked {
+            tx,
+            checked_for: 1,
+            outcome: Ok(()),
+        })
+        .collect()
+}
+
+#[test]
+fn a_ballot_naming_a_missing_tx_is_recorded_fetched_and_acted_on_when_it_arrives() {
+    let mut c = core(CoreConfig::default());
+    let x = TxSet::new(vec![h(1)]);
+    assert_eq!(
+        mcnode_node_core::validity_at(&c, 1, &x),
+        Validity::MaybeValid
+    );
+    let mut all = Vec::new();
+    for from in 1..4 {
+        let d = c.on_envelope(env(from, 1, accepted_prepare(&x)), 10);
+        assert_eq!(d, Disposition::Waiting, "recorded while the tx is fetched");
+        all.extend(c.take_actions());
+    }
+    // Not accepted before the transaction is here.
+    let snap = c.scp().snapshot(1).unwrap();
+    assert!(snap.ballot.p.is_none(), "{snap:?}");
+    // One fetch for the hash, from the first peer that named it.
+    let f = fetches(&all);
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].peer.clone(), f[0].hashes.clone()),
+        (id(1), vec![h(1)])
+    );
+    c.on_fetch_answer(f[0].id, vec![tx(1, 10, &[1], &[1], 50)], &[], &[], 20);
+    let v = validations(&c.take_actions());
+    assert_eq!(v.len(), 1);
+    c.on_validated(valid(v.into_iter().flatten().collect()), 30);
+    let out = c.take_actions();
+    // Re-evaluated at once: the node accepts and confirms <1, x> and says so.
+    let snap = c.scp().snapshot(1).unwrap();
+    assert_eq!(snap.ballot.p, Some(Ballot::new(1, x.clone())));
+    let said_x = out.iter().any(|a| {
+        matches!(a, Action::Broadcast { msg, .. }
+            if matches!(&msg.topic, Topic::Ballot(st) if st.value() == &x))
+    });
+    assert!(said_x, "{out:?}");
+}
+
+#[test]
+fn a_tx_checked_before_the_block_that_holds_it_does_not_come_back_as_pending() {
+    let mut c = core(CoreConfig::default());
+    c.on_block_appended(
+        AppendedBlock {
+            index: 1,
+            id: [1; 32],
+            parent_id: GENESIS,
+            key_images: vec![[7; 32]],
+            output_keys: vec![[8; 32]],
+            included: vec![h(7)],
+            dropped: vec![],
+        },
+        5,
+    )
+    .unwrap();
+    // Tx 7 was validated while block 1 was next and reaches the core after block 1.
+    let v = c.on_client_tx(tx(7, 10, &[7], &[8], 50), 1, 6);
+    assert!(
+        matches!(&v, ClientVerdict::Refused(r) if r.code == codes::KEY_IMAGE_SPENT),
+        "{v:?}"
+    );
+    assert_eq!(c.status().pending, 0);
+    // It is remembered as invalid: a relayed copy is not even validated again.
+    c.on_peer_txs(vec![tx(7, 10, &[7], &[8], 50)], 7);
+    assert!(validations(&c.take_actions()).is_empty());
+    assert_eq!(c.status().pending, 0);
+    assert_eq!(
+        mcnode_node_core::validity_at(&c, 2, &TxSet::new(vec![h(7)])),
+        Validity::Invalid
+    );
+}
+
+#[test]
+fn a_value_larger_than_one_fetch_is_fetched_in_chunks_within_the_limits() {
+    let mut c = core(CoreConfig::default());
+    let hashes: Vec<[u8; 32]> = (0..600u32)
+        .map(|i| {
+            let mut x = [0u8; 32];
+            x[..4].copy_from_slice(&i.to_be_bytes());
+            x
+        })
+        .collect();
+    let value = TxSet::new(hashes.clone());
+    c.on_envelope(
+        env(
+            2,
+            1,
+            Topic::Nominate(Nominate {
+                voted: vec![value],
+                accepted: vec![],
+            }),
+        ),
+        1,
+    );
+    let f = fetches(&c.take_actions());
+    let cfg = CoreConfig::default().fetch;
+    assert!(f.iter().all(|r| r.hashes.len() <= cfg.max_per_request));
+    assert!(f.iter().all(|r| r.peer == id(2)));
+    assert_eq!(f.len(), 600usize.div_ceil(cfg.max_per_request));
+    let asked: usize = f.iter().map(|r| r.hashes.len()).sum();
+    assert_eq!(asked, 600);
+}
+
+#[test]
+fn relayed_txs_are_validated_once() {
+    let mut c = core(CoreConfig::default());
+    c.on_peer_txs(
+        vec![tx(1, 10, &[1], &[1], 50), tx(1, 10, &[1], &[1], 50)],
+        1,
+    );
+    c.on_peer_txs(vec![tx(1, 10, &[1], &[1], 50)], 2);
+    let v = validations(&c.take_actions());
+    assert_eq!(v.iter().map(Vec::len).sum::<usize>(), 1);
+    c.on_validated(valid(v.into_iter().flatten().collect()), 3);
+    c.take_actions();
+    c.on_peer_txs(vec![tx(1, 10, &[1], &[1], 50)], 4);
+    assert!(validations(&c.take_actions()).is_empty());
+    assert_eq!(c.status().pending, 1);
+}
+
+#[test]
+fn a_node_nominates_what_it_holds_and_persists_what_it_says() {
+    let mut c = core(CoreConfig::default());
+    assert_eq!(
+        c.on_client_tx(tx(1, 10, &[1], &[1], 50), 1, 1),
+        ClientVerdict::Accepted
+    );
+    let out = c.take_actions();
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Relay(b) if b == &vec![1u8])));
+    assert!(c.status().proposed);
+    // Peers vote for the same value: the node accepts it, says so, and the same batch
+    // of actions persists what it said.
+    let x = TxSet::new(vec![h(1)]);
+    let mut out = Vec::new();
+    for from in 1..4 {
+        c.on_envelope(
+            env(
+                from,
+                1,
+                Topic::Nominate(Nominate {
+                    voted: vec![x.clone()],
+                    accepted: vec![],
+                }),
+            ),
+            2,
+        );
+        out.extend(c.take_actions());
+    }
+    let said = out.iter().any(|a| {
+        matches!(a, Action::Broadcast { msg, prev_block_id }
+            if *prev_block_id == GENESIS && matches!(&msg.topic, Topic::Nominate(n)
+                if n.accepted.contains(&x)))
+    });
+    assert!(said, "{out:?}");
+    let (slot, msgs) = out
+        .iter()
+        .rev()
+        .find_map(|a| match a {
+            Action::Persist { slot, msgs } => Some((*slot, msgs.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(slot, 1);
+    assert!(!msgs.is_empty() && msgs.iter().all(|m| m.sender == id(0)));
+    // A restart from those messages does not nominate again, and fetches what they name.
+    let mut again = NodeCore::<u8>::new(
+        CoreConfig::default(),
+        id(0),
+        qset(),
+        (1..4).map(id).collect(),
+        Tip {
+            index: 0,
+            id: GENESIS,
+        },
+        &msgs,
+        100,
+    )
+    .unwrap();
+    assert!(again.status().proposed);
+    let f = fetches(&again.take_actions());
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].hashes, vec![h(1)]);
+}
+
+#[test]
+fn a_slot_with_work_that_does_not_move_is_reported() {
+    let cfg = CoreConfig {
+        stall_warn_ms: 1_000,
+        ..CoreConfig::default()
+    };
+    let mut c = core(cfg);
+    c.on_client_tx(tx(1, 10, &[1], &[1], 50), 1, 0);
+    c.take_actions();
+    c.tick(500);
+    assert!(!c
+        .take_actions()
+        .iter()
+        .any(|a| matches!(a, Action::Notice(Notice::Stalled(_)))));
+    c.tick(1_200);
+    let report = c.take_actions().into_iter().find_map(|a| match a {
+        Action::Notice(Notice::Stalled(r)) => Some(r),
+        _ => None,
+    });
+    let r = report.unwrap();
+    assert_eq!((r.slot, r.pending, r.phase.as_str()), (1, 1, "nominate"));
+    assert_eq!(r.heard.len(), 3);
+    assert!(r.heard.iter().all(|m| m.slot.is_none()));
+    // Not again until another stall_warn_ms has passed.
+    c.tick(1_500);
+    assert!(!c
+        .take_actions()
+        .iter()
+        .any(|a| matches!(a, Action::Notice(Notice::Stalled(_)))));
+}
+
+#[test]
+fn envelopes_for_later_slots_are_held_and_old_ones_are_late() {
+    let mut c = core(CoreConfig::default());
+    let x = TxSet::new(vec![h(1)]);
+    let mut later = env(1, 2, accepted_prepare(&x));
+    later.prev_block_id = [1; 32];
+    assert_eq!(c.on_envelope(later, 1), Disposition::Held);
+    assert_eq!(
+        c.on_envelope(env(1, 50, accepted_prepare(&x)), 1),
+        Disposition::TooFarAhead
+    );
+    let mut wrong = env(2, 1, accepted_prepare(&x));
+    wrong.prev_block_id = [9; 32];
+    assert_eq!(c.on_envelope(wrong, 1), Disposition::OtherParent);
+    c.on_block_appended(
+        AppendedBlock {
+            index: 1,
+            id: [1; 32],
+            parent_id: GENESIS,
+            key_images: vec![],
+            output_keys: vec![],
+            included: vec![],
+            dropped: vec![],
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(
+        c.status().held,
+        0,
+        "fed to SCP when the ledger reached slot 2"
+    );
+    assert!(c.scp().snapshot(2).is_some());
+    c.on_block_appended(
+        AppendedBlock {
+            index: 2,
+            id: [2; 32],
+            parent_id: [1; 32],
+            key_images: vec![],
+            output_keys: vec![],
+            included: vec![],
+            dropped: vec![],
+        },
+        3,
+    )
+    .unwrap();
+    assert_eq!(
+        c.on_envelope(env(3, 1, accepted_prepare(&x)), 4),
+        Disposition::Late
+    );
+}
