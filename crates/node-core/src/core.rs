@@ -184,6 +184,21 @@ pub enum ClientVerdict {
     Recheck,
 }
 
+/// Behaviours of the node before the node core existed, brought back one by one by the
+/// simulator (feature `legacy-emulation`) to show that its named scenarios fail under
+/// them. All off by default; production code never turns them on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Legacy {
+    /// A value naming transactions not held is invalid, and an envelope naming some is
+    /// handed to SCP once, after its fetch finished (the old driver's pipeline): if the
+    /// fetch failed, SCP refuses it for good.
+    pub refuse_unknown: bool,
+    /// A node that has not nominated in the slot ignores others' nominations.
+    pub ignore_nominations_unless_proposed: bool,
+    /// Transactions are admitted without checking the blocks appended since their check.
+    pub skip_recent_block_check: bool,
+}
+
 /// Counters of the core (monotonic, for metrics).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CoreStats {
@@ -294,6 +309,8 @@ pub struct NodeCore<B> {
     emitted_for_persist: Option<(SlotIndex, u64)>,
     stats: CoreStats,
     actions: Vec<Action<B>>,
+    legacy: Legacy,
+    legacy_waiting: Vec<Envelope>,
 }
 
 impl<B> std::fmt::Debug for NodeCore<B> {
@@ -346,6 +363,8 @@ impl<B: Clone> NodeCore<B> {
             emitted_for_persist: None,
             stats: CoreStats::default(),
             actions: Vec::new(),
+            legacy: Legacy::default(),
+            legacy_waiting: Vec::new(),
         };
         let slot = core.slot();
         for msg in restored.iter().filter(|m| m.slot == slot) {
@@ -355,6 +374,15 @@ impl<B: Clone> NodeCore<B> {
         }
         core.pump(now);
         Ok(core)
+    }
+
+    /// Brings back behaviours of the node before the node core (see [`Legacy`]).
+    #[cfg(feature = "legacy-emulation")]
+    #[doc(hidden)]
+    pub fn emulate_legacy(&mut self, legacy: Legacy) {
+        self.legacy = legacy;
+        self.scp.policy_mut().unknown_is_invalid = legacy.refuse_unknown;
+        self.scp.policy_mut().store_mut().skip_recent_check = legacy.skip_recent_block_check;
     }
 
     /// The slot being agreed: the next block's index.
@@ -512,7 +540,21 @@ impl<B: Clone> NodeCore<B> {
         if slot == current {
             self.note_work(now);
         }
+        if self.legacy.ignore_nominations_unless_proposed
+            && !self.proposed
+            && matches!(env.msg.topic, mcnode_scp::Topic::Nominate(_))
+        {
+            return Disposition::Refused;
+        }
         let waiting = slot == current && self.want_unknown(&env.msg, Some(&author), now);
+        if waiting && self.legacy.refuse_unknown {
+            self.legacy_waiting.push(env);
+            return Disposition::Waiting;
+        }
+        self.feed(env, waiting, now)
+    }
+
+    fn feed(&mut self, env: Envelope, waiting: bool, now: Millis) -> Disposition {
         match self.scp.handle_message(&env.msg, now) {
             Ok(out) => {
                 self.broadcast(out);
@@ -997,9 +1039,35 @@ impl<B: Clone> NodeCore<B> {
         });
     }
 
+    /// Legacy emulation: hands over the envelopes whose fetches finished, once.
+    fn feed_legacy_waiting(&mut self, now: Millis) {
+        if self.legacy_waiting.is_empty() {
+            return;
+        }
+        let slot = self.slot();
+        let waiting = std::mem::take(&mut self.legacy_waiting);
+        for env in waiting {
+            if env.msg.slot != slot {
+                continue;
+            }
+            let pending = env.msg.values().into_iter().any(|v| {
+                v.hashes()
+                    .iter()
+                    .any(|h| self.fetcher.is_wanted(h) || self.validating.contains_key(h))
+            });
+            if pending {
+                self.legacy_waiting.push(env);
+            } else {
+                let d = self.feed(env, false, now);
+                *self.stats.envelopes.entry(d.as_str()).or_default() += 1;
+            }
+        }
+    }
+
     /// What every input ends with: nominate if due, form the block if externalized, send
     /// due fetches, persist changed own messages.
     fn pump(&mut self, now: Millis) {
+        self.feed_legacy_waiting(now);
         self.maybe_propose(now);
         self.check_externalized(now);
         for req in self.fetcher.poll(now) {

@@ -38,7 +38,7 @@ pub mod types;
 pub mod value;
 
 pub use crate::core::{
-    validity_at, Action, ClientVerdict, CoreError, CoreStats, CoreStatus, HeardMember, NodeCore,
+    validity_at, Action, ClientVerdict, CoreError, CoreStats, CoreStatus, HeardMember, Legacy, NodeCore,
     Notice, StallReport,
 };
 pub use config::{ConfigError, CoreConfig};

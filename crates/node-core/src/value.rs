@@ -74,6 +74,8 @@ pub const DEFAULT_MAX_BLOCK_TXS: usize = 2_000;
 pub struct TxSetPolicy<B> {
     store: TxStore<B>,
     max_block_txs: usize,
+    /// Legacy emulation: a value naming transactions not held is invalid.
+    pub(crate) unknown_is_invalid: bool,
 }
 
 impl<B> TxSetPolicy<B> {
@@ -82,6 +84,7 @@ impl<B> TxSetPolicy<B> {
         Self {
             store,
             max_block_txs: max_block_txs.max(1),
+            unknown_is_invalid: false,
         }
     }
 
@@ -131,6 +134,8 @@ impl<B> ValuePolicy<TxSet> for TxSetPolicy<B> {
         }
         if all_known {
             Validity::Valid
+        } else if self.unknown_is_invalid {
+            Validity::Invalid
         } else {
             Validity::MaybeValid
         }

@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod faults;
+pub mod node_sim;
 pub mod runner;
 pub mod sim;
 pub mod topology;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mcnode_scp::{
     Ballot, BallotStatement, Config, Confirm, Externalize, Msg, Node, NodeId, Nominate, Prepare,
-    QuorumSet, SlotIndex, Topic, ValuePolicy,
+    QuorumSet, SlotIndex, Topic, Validity, ValuePolicy,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,7 +42,23 @@ pub const MAX_TX_PER_VALUE: usize = 64;
 pub struct SimPolicy;
 
 impl ValuePolicy<SimValue> for SimPolicy {
-    fn is_valid(&self, slot: SlotIndex, value: &SimValue) -> bool {
+    fn validity(&self, slot: SlotIndex, value: &SimValue) -> Validity {
+        if self.is_valid(slot, value) {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        }
+    }
+
+    fn combine(&self, _slot: SlotIndex, candidates: &[SimValue]) -> SimValue {
+        let all: SimValue = candidates.iter().flatten().copied().collect();
+        all.into_iter().take(MAX_TX_PER_VALUE).collect()
+    }
+}
+
+impl SimPolicy {
+    /// Whether `value` is valid in `slot`.
+    pub fn is_valid(&self, slot: SlotIndex, value: &SimValue) -> bool {
         !value.is_empty()
             && value.len() <= MAX_TX_PER_VALUE
             && value
@@ -50,10 +66,6 @@ impl ValuePolicy<SimValue> for SimPolicy {
                 .all(|e| (e / TX_PER_SLOT) as u64 == slot && e % TX_PER_SLOT != TX_PER_SLOT - 1)
     }
 
-    fn combine(&self, _slot: SlotIndex, candidates: &[SimValue]) -> Option<SimValue> {
-        let all: SimValue = candidates.iter().flatten().copied().collect();
-        Some(all.into_iter().take(MAX_TX_PER_VALUE).collect())
-    }
 }
 
 /// The transaction honest node `node` proposes in `slot` (or a Byzantine tag >= 1000).
@@ -545,7 +557,7 @@ impl Simulation {
             .cloned()
             .collect();
         for msg in &persisted {
-            if let Err(e) = self.nodes[node].engines[0].node.restore(msg) {
+            if let Err(e) = self.nodes[node].engines[0].node.restore(msg, self.now) {
                 self.violation(format!("node {node} cannot restore its own message: {e}"));
             }
         }

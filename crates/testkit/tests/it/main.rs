@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod simulation;
+mod node_sim;
 mod soak;
 mod topology;

@@ -1,0 +1,87 @@
+//! The whole node in the simulator: random faults, and the named scenarios that stalled
+//! the node before the node core (each passes now and fails under the old behaviour).
+
+use mcnode_node_core::Legacy;
+use mcnode_testkit::node_sim::{run_node_batch, run_node_seed, NodeSimOptions, Scenario};
+use mcnode_testkit::Topology;
+
+fn mesh() -> Topology {
+    Topology::Mesh {
+        nodes: 4,
+        threshold: 3,
+    }
+}
+
+fn show(o: &mcnode_testkit::node_sim::NodeRunOutcome) -> String {
+    serde_json::to_string(o).unwrap()
+}
+
+#[test]
+fn random_faults_keep_safety_and_liveness() {
+    let opts = NodeSimOptions::new(mesh(), Scenario::Random);
+    let r = run_node_batch(&opts, 1, 40, 10).unwrap();
+    assert_eq!(r.safety_failures + r.liveness_failures + r.determinism_failures, 0, "{}", serde_json::to_string_pretty(&r).unwrap());
+    assert!(r.committed > 0);
+}
+
+fn scenario_passes(s: Scenario, seeds: u64) {
+    let opts = NodeSimOptions::new(mesh(), s);
+    for seed in 0..seeds {
+        let o = run_node_seed(&opts, seed).unwrap();
+        assert!(o.ok(), "{}", show(&o));
+        assert!(o.committed > 0, "{}", show(&o));
+    }
+}
+
+fn scenario_fails_under(s: Scenario, legacy: Legacy, seeds: u64, tweak: impl Fn(&mut NodeSimOptions)) {
+    let mut opts = NodeSimOptions::new(mesh(), s);
+    opts.legacy = legacy;
+    tweak(&mut opts);
+    let failed = (0..seeds)
+        .filter(|seed| !run_node_seed(&opts, *seed).unwrap().ok())
+        .count();
+    assert!(failed > 0, "{s:?} passed every seed under {legacy:?}");
+}
+
+#[test]
+fn scenario_late_tx() {
+    scenario_passes(Scenario::LateTx, 10);
+    scenario_fails_under(Scenario::LateTx, Legacy { refuse_unknown: true, ..Legacy::default() }, 10, |_| {});
+}
+
+#[test]
+fn scenario_only_one_node_has_the_tx() {
+    scenario_passes(Scenario::OnlyOneHasTx, 10);
+    scenario_fails_under(
+        Scenario::OnlyOneHasTx,
+        Legacy { ignore_nominations_unless_proposed: true, ..Legacy::default() },
+        10,
+        |_| {},
+    );
+}
+
+#[test]
+fn scenario_value_larger_than_one_fetch() {
+    scenario_passes(Scenario::BigValue, 5);
+    // The old node asked for 1000 hashes per call; its peers took 500 at most.
+    scenario_fails_under(Scenario::BigValue, Legacy::default(), 5, |o| {
+        o.core.fetch.max_per_request = 1000;
+    });
+}
+
+#[test]
+fn scenario_slow_peer() {
+    scenario_passes(Scenario::SlowPeer, 5);
+    scenario_fails_under(Scenario::SlowPeer, Legacy::default(), 5, |o| o.legacy_relay_fifo = true);
+}
+
+#[test]
+fn scenario_accept_append_race() {
+    scenario_passes(Scenario::AcceptAppendRace, 10);
+    scenario_fails_under(
+        Scenario::AcceptAppendRace,
+        Legacy { skip_recent_block_check: true, ..Legacy::default() },
+        10,
+        |_| {},
+    );
+}
