@@ -113,17 +113,15 @@ fn exit_of(status: ExitStatus) -> Exit {
     }
 }
 
-/// Whether `dir` has no entries (a missing directory counts as empty).
+/// Whether `dir` has no entries (a missing directory counts as empty), ignoring (and
+/// removing) what an interrupted origin copy left behind.
 fn is_empty_dir(dir: &Path) -> io::Result<bool> {
-    match fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e),
-    }
+    mcnode_util::fs::dir_is_empty(dir)
 }
 
-/// Copies the origin ledger into an empty ledger directory (through a temporary file,
-/// fsynced, then renamed). Returns whether it copied.
+/// Copies the origin ledger into an empty ledger directory, durably and atomically
+/// ([`mcnode_util::fs::copy_atomic`]: a kill mid-copy leaves no `data.mdb`, and the next
+/// start copies again). Returns whether it copied.
 pub fn prepare_ledger(cfg: &Config) -> Result<bool, SupervisorError> {
     let dir = &cfg.ledger_dir;
     let err = |what: String| SupervisorError::Ledger(what);
@@ -157,21 +155,14 @@ pub fn prepare_ledger(cfg: &Config) -> Result<bool, SupervisorError> {
             origin.display()
         )));
     }
-    let copy = || -> io::Result<()> {
-        fs::create_dir_all(dir)?;
-        let tmp = dir.join("data.mdb.copying");
-        fs::copy(&src, &tmp)?;
-        fs::File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, dir.join("data.mdb"))?;
-        fs::File::open(dir)?.sync_all()
-    };
-    copy().map_err(|e| {
-        err(format!(
-            "cannot copy the origin ledger {} into NODE_LEDGER_DIR {}: {e}",
-            src.display(),
-            dir.display()
-        ))
-    })?;
+    mcnode_util::fs::copy_atomic(&src, &dir.join("data.mdb"), mcnode_util::fs::Mode::Public)
+        .map_err(|e| {
+            err(format!(
+                "cannot copy the origin ledger {} into NODE_LEDGER_DIR {}: {e}",
+                src.display(),
+                dir.display()
+            ))
+        })?;
     Ok(true)
 }
 

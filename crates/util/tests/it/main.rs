@@ -1,0 +1,4 @@
+//! The durable write helpers under SIGKILL.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod kill;
