@@ -692,6 +692,22 @@ fn a_real_localnet_starts_agrees_on_the_origin_and_restarts() {
     assert!(!ok);
     assert!(err.contains("timed out"), "{err}");
 
+    // A child that dies is restarted by the supervisor (node0's ledger-distribution).
+    let pid = distribution_pid(&dir, "node0").expect("node0's ledger-distribution runs");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match distribution_pid(&dir, "node0") {
+            Some(p) if p != pid => break,
+            _ if Instant::now() > deadline => panic!("ledger-distribution was not restarted"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+
     // A second `mcnode localnet` on the same directory is refused while this one runs.
     let (ok, _, err) = mcnode(&["localnet", "--dir", path(&dir)]);
     assert!(!ok);
@@ -710,4 +726,23 @@ fn a_real_localnet_starts_agrees_on_the_origin_and_restarts() {
     let (ok, j, err) = mcnode(&["heights", "--dir", path(&dir)]);
     assert!(ok, "{err}");
     assert_eq!(j["height"], 1);
+}
+
+/// The pid of the `ledger-distribution` whose arguments name `node`'s directory in the
+/// localnet `dir` (from /proc).
+fn distribution_pid(dir: &Path, node: &str) -> Option<i32> {
+    let want = dir.join(node);
+    let want = want.to_string_lossy();
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_distribution = args.first()?.ends_with("ledger-distribution");
+        let is_node = args.iter().any(|a| a.starts_with(want.as_ref()));
+        (is_distribution && is_node).then_some(pid)
+    })
 }
