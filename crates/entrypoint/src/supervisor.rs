@@ -287,6 +287,7 @@ impl Supervisor {
                 emit(&log.child_line(name, stream, line));
             })),
             stop_rank: stop_rank(spec.name),
+            restart: true,
             grace: if spec.name == CONSENSUS_SERVICE {
                 self.grace.consensus
             } else {
@@ -318,6 +319,11 @@ impl Supervisor {
                     after.as_secs_f64()
                 ),
                 &[("child", json!(spec.name)), ("failures_in_a_row", json!(failures))],
+            ),
+            Event::Exited { spec, exit } => log.log(
+                Level::Error,
+                &format!("{} exited ({exit})", spec.name),
+                &[("child", json!(spec.name))],
             ),
             Event::GivingUp { spec, exit, reason } => log.log(
                 Level::Error,

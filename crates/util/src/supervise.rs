@@ -84,6 +84,9 @@ pub struct ChildSpec {
     pub stop_rank: u32,
     /// Time between SIGTERM and SIGKILL when it is stopped.
     pub grace: Duration,
+    /// Whether it is started again when it exits (false: its exit is only reported, for
+    /// a harness that restarts processes itself).
+    pub restart: bool,
 }
 
 /// What the supervisor did, for the caller to log.
@@ -108,6 +111,14 @@ pub enum Event<'a> {
         after: Duration,
         /// Short runs in a row.
         failures: u32,
+    },
+    /// A child that is not to be restarted ([`ChildSpec::restart`]) exited; the others
+    /// keep running.
+    Exited {
+        /// The child.
+        spec: &'a ChildSpec,
+        /// How it ended.
+        exit: Exit,
     },
     /// A child exited by itself and is not restarted: the others are stopped.
     GivingUp {
@@ -162,6 +173,9 @@ pub enum SuperviseError {
         /// Why.
         error: io::Error,
     },
+    /// Every child exited (none of them to be restarted).
+    #[error("every supervised process has exited")]
+    AllExited,
     /// A child kept failing (or rejected its arguments); the others were stopped.
     #[error("{name} is not restarted: {reason}")]
     GaveUp {
@@ -409,6 +423,14 @@ impl Supervisor {
                         continue;
                     }
                     let ran_for = started.elapsed();
+                    if !slot.spec.restart {
+                        slot.state = State::Done;
+                        (self.events)(&Event::Exited { spec: &slot.spec, exit });
+                        if self.slots.iter().all(|s| matches!(s.state, State::Done)) {
+                            return Err(SuperviseError::AllExited);
+                        }
+                        continue;
+                    }
                     match slot.restarts.on_exit(&self.policy, ran_for, exit) {
                         Decision::Restart { after, failures } => {
                             (self.events)(&Event::Restarting { spec: &slot.spec, exit, ran_for, after, failures });

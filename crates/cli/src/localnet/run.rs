@@ -97,10 +97,11 @@ fn log_tail(path: &Path) -> String {
 }
 
 /// The localnet's children under the shared supervisor.
-struct Procs(Supervisor);
+struct Procs(Supervisor, bool);
 
 impl Procs {
-    fn new() -> Self {
+    /// `restart`: whether a child that dies is started again.
+    fn new(restart: bool) -> Self {
         let events: EventSink = Arc::new(|e: &Event<'_>| {
             let log_of = |spec: &ChildSpec| match &spec.output {
                 Output::File { path, .. } => (path.display().to_string(), log_tail(path)),
@@ -122,6 +123,13 @@ impl Procs {
                         after.as_secs_f64()
                     );
                 }
+                Event::Exited { spec, exit } => {
+                    let (log, tail) = log_of(spec);
+                    eprintln!(
+                        "localnet: {} exited unexpectedly ({exit}); not restarted (--no-restart); the others keep running; see {log}{tail}",
+                        spec.name
+                    );
+                }
                 Event::GivingUp { spec, exit, reason } => {
                     let (log, tail) = log_of(spec);
                     eprintln!(
@@ -140,7 +148,7 @@ impl Procs {
                 | Event::Stopped { .. } => {}
             }
         });
-        Self(Supervisor::new(RestartPolicy::default(), events))
+        Self(Supervisor::new(RestartPolicy::default(), events), restart)
     }
 
     /// Starts `bin` with `args` and `envs` (variables starting with `MC_` are not passed
@@ -178,6 +186,7 @@ impl Procs {
             },
             stop_rank: rank,
             grace: STOP_GRACE,
+            restart: self.1,
         })?;
         Ok(())
     }
@@ -419,6 +428,7 @@ pub fn supervise(
     manifest: &Manifest,
     ready_timeout: Duration,
     summary: serde_json::Value,
+    restart: bool,
 ) -> anyhow::Result<()> {
     mcnode_peers::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -428,7 +438,7 @@ pub fn supervise(
     runtime.block_on(async {
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let mut procs = Procs::new();
+        let mut procs = Procs::new(restart);
         let started = tokio::select! {
             r = start(&mut procs, dir, manifest, ready_timeout) => Some(r),
             _ = term.recv() => None,
@@ -461,7 +471,7 @@ pub fn supervise(
             .0
             .run(shutdown)
             .await
-            .context("the localnet stopped: a process kept failing (see the lines above)")?;
+            .context("the localnet stopped (see the lines above)")?;
         eprintln!("localnet: stopped");
         Ok(())
     })

@@ -50,6 +50,7 @@ fn spec(dir: &Path, name: &str, program: PathBuf, rank: u32) -> ChildSpec {
         },
         stop_rank: rank,
         grace: Duration::from_secs(5),
+        restart: true,
     }
 }
 
@@ -204,6 +205,25 @@ async fn a_child_that_keeps_failing_is_given_up_and_the_others_stopped() {
     assert_eq!(ev.iter().filter(|l| *l == "start bad").count(), 3, "{ev:?}");
     assert!(ev.contains(&"exit good".to_string()), "{ev:?}");
     assert!(seen.lock().unwrap().contains(&"giving up bad".to_string()));
+
+    // Not to be restarted: the exit is only reported, and once every child has exited
+    // the supervisor says so.
+    let once = script(d, "once", "echo \"start once\" >> \"$EV\"\nexit 0");
+    let (seen, sink) = recorder();
+    let mut sup = Supervisor::new(quick(), sink);
+    sup.start(ChildSpec {
+        restart: false,
+        ..spec(d, "once", once, 0)
+    })
+    .unwrap();
+    let err = sup.run(std::future::pending()).await.unwrap_err();
+    assert!(matches!(err, SuperviseError::AllExited), "{err}");
+    assert_eq!(events(d).iter().filter(|l| *l == "start once").count(), 1);
+    assert!(!seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.starts_with("restarting")));
 
     // A program that cannot start is a typed error, not a panic.
     let mut sup = Supervisor::new(quick(), Arc::new(|_: &Event<'_>| {}));
