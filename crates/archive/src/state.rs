@@ -2,11 +2,7 @@
 //! in the archive. Written atomically (temporary file, fsync, rename, fsync of the
 //! directory) and only after block `N - 1` and the bundles ending with it were stored.
 
-use std::{
-    fs,
-    io::{self, Write},
-    path::{Path, PathBuf},
-};
+use std::{fs, io, path::Path};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,35 +48,12 @@ pub fn read_state(path: &Path) -> Result<Option<State>, ArchiveError> {
     })
 }
 
-/// Writes the state file atomically and durably.
+/// Writes the state file atomically and durably ([`mcnode_util::fs::write_atomic`]).
 pub fn write_state(path: &Path, state: State) -> Result<(), ArchiveError> {
-    let tmp = tmp_path(path);
-    let write = || -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(
-            serde_json::to_string(&state)
-                .map_err(io::Error::other)?
-                .as_bytes(),
-        )?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        fs::File::open(dir)?.sync_all()
-    };
-    write().map_err(|e| err(path, format!("cannot write: {e}")))
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "state".into());
-    name.push(".tmp");
-    path.with_file_name(name)
+    let mut text = serde_json::to_string(&state).map_err(|e| err(path, e.to_string()))?;
+    text.push('\n');
+    mcnode_util::fs::write_atomic(path, text.as_bytes(), mcnode_util::fs::Mode::Public)
+        .map_err(|e| err(path, format!("cannot write: {e}")))
 }
 
 #[cfg(test)]

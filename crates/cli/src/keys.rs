@@ -3,10 +3,10 @@
 
 use std::{
     fs,
-    io::Write,
-    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
 };
+
+use mcnode_util::fs::{Mode, WriteError};
 
 use anyhow::Context;
 use mcnode_crypto::Ed25519Signer;
@@ -53,28 +53,23 @@ pub struct TlsCertArgs {
     out: Option<PathBuf>,
 }
 
-/// Writes a secret file: mode 0600, refusing to overwrite.
+/// Writes a secret file: mode 0600, durably and atomically, refusing to overwrite.
 pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    f.write_all(contents.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+    write_new(path, contents, Mode::Secret)
 }
 
-/// Writes a public file, refusing to overwrite.
+/// Writes a public file durably and atomically, refusing to overwrite.
 pub fn write_public(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    f.write_all(contents.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    write_new(path, contents, Mode::Public)
+}
+
+fn write_new(path: &Path, contents: &str, mode: Mode) -> anyhow::Result<()> {
+    mcnode_util::fs::write_new(path, contents.as_bytes(), mode).map_err(|e| match e {
+        WriteError::Exists(_) => {
+            anyhow::anyhow!("cannot create {} (it must not exist yet)", path.display())
+        }
+        e => e.into(),
+    })
 }
 
 /// Runs `mcnode keygen`.

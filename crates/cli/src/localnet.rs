@@ -91,6 +91,10 @@ pub struct LocalnetArgs {
     /// Write (or check) the files and print the summary, without starting anything.
     #[arg(long)]
     generate_only: bool,
+    /// Do not restart a process that dies (only report it): for harnesses that stop and
+    /// start the nodes themselves.
+    #[arg(long)]
+    no_restart: bool,
     /// Write the configuration of the 4-node Docker network of `docker/compose.yml`
     /// instead (host names node0..node3, S3 archives), and start nothing.
     #[arg(long)]
@@ -573,6 +577,7 @@ pub fn run(args: LocalnetArgs) -> anyhow::Result<()> {
         &manifest,
         std::time::Duration::from_secs(args.ready_timeout),
         summary(&dir, &manifest),
+        !args.no_restart,
     )
 }
 

@@ -323,6 +323,7 @@ async fn open(
 ) -> anyhow::Result<Opened> {
     let node = target.connect(uri).await?;
     let mut wallet = Wallet::open(account.clone(), cache)?;
+    know_localnet_nodes(target, &mut wallet, uri)?;
     match wallet.sync(&node).await {
         Ok(_) => {}
         Err(WalletError::OriginMismatch { .. }) if reset_on_new_network => {
@@ -334,6 +335,7 @@ async fn open(
             std::fs::remove_dir_all(cache)
                 .with_context(|| format!("cannot remove {}", cache.display()))?;
             wallet = Wallet::open(account, cache)?;
+            know_localnet_nodes(target, &mut wallet, uri)?;
             wallet.sync(&node).await?;
         }
         Err(e) => return Err(e).with_context(|| format!("syncing from {uri}")),
@@ -343,6 +345,26 @@ async fn open(
         node,
         uri: uri.to_string(),
     })
+}
+
+/// In a localnet, tells the wallet every other node (dialled lazily) and the quorum of
+/// the localnet's quorum sets (`n - floor((n - 1) / 3)` of `n`), so a node that restarted
+/// and is behind does not move the wallet's copy back.
+fn know_localnet_nodes(target: &Target, wallet: &mut Wallet, uri: &str) -> anyhow::Result<()> {
+    let Some(net) = target.localnet()? else {
+        return Ok(());
+    };
+    let n = net.manifest.nodes.len();
+    let mut others = Vec::new();
+    for node in &net.manifest.nodes {
+        if node.client_uri == uri {
+            continue;
+        }
+        let parsed = mcnode_peers::NodeUri::parse(&node.client_uri, mcnode_peers::Service::Client)?;
+        others.push(NodeClient::connect_lazy(parsed, target.options()?)?);
+    }
+    wallet.know_nodes(others, n - n.saturating_sub(1) / 3);
+    Ok(())
 }
 
 async fn open_payer(target: &Target) -> anyhow::Result<(Option<Localnet>, Opened)> {

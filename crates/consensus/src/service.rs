@@ -63,12 +63,11 @@ pub fn quorum_record(q: &QuorumSet) -> QuorumSetRecord {
     }
 }
 
+/// Whether the ledger directory is empty (or holds only what an interrupted origin copy
+/// left behind: the copy is then simply done again).
 fn is_empty_dir(path: &Path) -> anyhow::Result<bool> {
-    match fs::read_dir(path) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e).with_context(|| format!("cannot read --ledger-path {}", path.display())),
-    }
+    mcnode_util::fs::dir_is_empty(path)
+        .with_context(|| format!("cannot read --ledger-path {}", path.display()))
 }
 
 /// Opens the ledger at `ledger_path`, first copying the origin ledger into it when it is
@@ -92,18 +91,14 @@ pub fn prepare_ledger(ledger_path: &Path, origin: Option<&Path>) -> anyhow::Resu
                 origin.display()
             );
         }
-        fs::create_dir_all(ledger_path)
-            .with_context(|| format!("cannot create {}", ledger_path.display()))?;
-        let tmp = ledger_path.join("data.mdb.copying");
-        fs::copy(&src, &tmp).with_context(|| {
-            format!(
-                "cannot copy {} into {}",
-                src.display(),
-                ledger_path.display()
-            )
-        })?;
-        fs::rename(&tmp, ledger_path.join("data.mdb"))
-            .with_context(|| format!("cannot finish copying into {}", ledger_path.display()))?;
+        // Durable and atomic: a kill mid-copy leaves no data.mdb (only a temporary file
+        // the next start removes), never a torn one.
+        mcnode_util::fs::copy_atomic(
+            &src,
+            &ledger_path.join("data.mdb"),
+            mcnode_util::fs::Mode::Public,
+        )
+        .with_context(|| format!("cannot copy {} into the ledger", src.display()))?;
         tracing::info!(from = %src.display(), to = %ledger_path.display(), "copied the origin ledger");
     }
     let ledger = LmdbLedger::open(ledger_path)
@@ -117,15 +112,14 @@ pub fn prepare_ledger(ledger_path: &Path, origin: Option<&Path>) -> anyhow::Resu
     Ok(ledger)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-    }
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+/// Writes the sealed block-signing key durably and atomically (mode 0600): a kill at any
+/// moment leaves the old sealed key or the new one, never a torn file.
+pub fn write_sealed_key(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    Ok(mcnode_util::fs::write_atomic(
+        path,
+        bytes,
+        mcnode_util::fs::Mode::Secret,
+    )?)
 }
 
 /// Marks an error in the command line or configuration found before anything starts:
@@ -276,7 +270,7 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         if let Some(why) = &report.unseal_error {
             tracing::warn!(reason = %why, "sealed block-signing key did not open here; made a new one");
         }
-        write_atomic(&args.sealed_block_signing_key, &report.sealed_key)?;
+        write_sealed_key(&args.sealed_block_signing_key, &report.sealed_key)?;
     }
     let enclave: Arc<dyn ConsensusEnclave> = Arc::new(enclave);
     tracing::info!(

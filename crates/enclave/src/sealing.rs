@@ -10,7 +10,6 @@
 
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -78,19 +77,16 @@ impl HostSecret {
                 Ok(Self(arr))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent() {
-                    fs::create_dir_all(dir).map_err(io)?;
-                }
                 let mut secret = [0u8; 32];
                 OsRng.fill_bytes(&mut secret);
-                let mut options = fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut f = options.open(path).map_err(io)?;
-                f.write_all(&secret).map_err(io)?;
-                f.sync_all().map_err(io)?;
-                Ok(Self(secret))
+                // Durable and atomic, never over an existing file: a kill mid-write
+                // cannot leave a short secret that would refuse every later start.
+                match mcnode_util::fs::write_new(path, &secret, mcnode_util::fs::Mode::Secret) {
+                    Ok(()) => Ok(Self(secret)),
+                    // Another process created it first: use theirs.
+                    Err(mcnode_util::fs::WriteError::Exists(_)) => Self::load_or_create(path),
+                    Err(mcnode_util::fs::WriteError::Io { source, .. }) => Err(io(source)),
+                }
             }
             Err(e) => Err(io(e)),
         }

@@ -11,7 +11,8 @@
 //! 4. starts and supervises `ledger-distribution` (only when `AWS_PATH` is set),
 //!    `mc-admin-http-gateway` (when the image has it) and `consensus-service` with the
 //!    `docker run` arguments ([`supervisor::Supervisor`]), restarting a crashed one with
-//!    backoff and giving up on one that keeps failing ([`policy`]);
+//!    backoff and giving up on one that keeps failing ([`policy`], the supervisor shared
+//!    with `mcnode localnet`: [`mcnode_util::supervise`]);
 //! 5. on SIGTERM or SIGINT stops consensus-service first, then the others, and exits 0.
 //!
 //! Every line it and its children print goes to stdout as one JSON object
@@ -20,8 +21,10 @@
 
 pub mod env;
 pub mod logline;
-pub mod policy;
 pub mod supervisor;
+
+/// The restart rules, shared with `mcnode localnet` ([`mcnode_util::policy`]).
+pub use mcnode_util::policy;
 
 pub use env::{Config, EnvError};
 pub use policy::{Decision, Exit, RestartPolicy, RestartState};

@@ -1,33 +1,27 @@
 //! Running the node's processes: the origin ledger, the migration, then the supervised
 //! children until a shutdown signal or a child that keeps failing.
 //!
-//! Each child runs in its own process group (a terminal's Ctrl-C reaches only the
-//! entrypoint, which then stops the children in order), with stdin closed and its stdout
-//! and stderr read line by line into [`Logger::child_line`]. A child's exit is reported
-//! only after its output is drained, so its last lines come before the entrypoint's
-//! comment on them.
+//! The supervision itself is [`mcnode_util::supervise`], shared with `mcnode localnet`:
+//! each child in its own process group, stdin closed, its stdout and stderr read line by
+//! line into [`Logger::child_line`], restarted with backoff, stopped consensus-service
+//! first, then ledger-distribution, then the gateway.
 
 use std::{
     fs,
     future::Future,
     io,
     path::{Path, PathBuf},
-    process::{ExitStatus, Stdio},
+    sync::Arc,
     time::Duration,
 };
 
+use mcnode_util::supervise::{self, ChildSpec, Event, Output, SuperviseError};
 use serde_json::json;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::{Child, Command},
-    sync::mpsc,
-    time::Instant,
-};
 
 use crate::{
     env::Config,
     logline::{emit, Level, Logger, Stream},
-    policy::{Decision, Exit, RestartPolicy, RestartState},
+    policy::{Exit, RestartPolicy},
 };
 
 /// The consensus service binary.
@@ -96,34 +90,15 @@ impl Default for Grace {
     }
 }
 
-/// A process to supervise.
-#[derive(Clone, Debug)]
-struct Spec {
-    name: &'static str,
-    program: PathBuf,
-    args: Vec<String>,
-}
-
-fn exit_of(status: ExitStatus) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => Exit::Code(c),
-        (None, Some(s)) => Exit::Signal(s),
-        (None, None) => Exit::Code(-1),
-    }
-}
-
-/// Whether `dir` has no entries (a missing directory counts as empty).
+/// Whether `dir` has no entries (a missing directory counts as empty), ignoring (and
+/// removing) what an interrupted origin copy left behind.
 fn is_empty_dir(dir: &Path) -> io::Result<bool> {
-    match fs::read_dir(dir) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e),
-    }
+    mcnode_util::fs::dir_is_empty(dir)
 }
 
-/// Copies the origin ledger into an empty ledger directory (through a temporary file,
-/// fsynced, then renamed). Returns whether it copied.
+/// Copies the origin ledger into an empty ledger directory, durably and atomically
+/// ([`mcnode_util::fs::copy_atomic`]: a kill mid-copy leaves no `data.mdb`, and the next
+/// start copies again). Returns whether it copied.
 pub fn prepare_ledger(cfg: &Config) -> Result<bool, SupervisorError> {
     let dir = &cfg.ledger_dir;
     let err = |what: String| SupervisorError::Ledger(what);
@@ -157,103 +132,50 @@ pub fn prepare_ledger(cfg: &Config) -> Result<bool, SupervisorError> {
             origin.display()
         )));
     }
-    let copy = || -> io::Result<()> {
-        fs::create_dir_all(dir)?;
-        let tmp = dir.join("data.mdb.copying");
-        fs::copy(&src, &tmp)?;
-        fs::File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, dir.join("data.mdb"))?;
-        fs::File::open(dir)?.sync_all()
-    };
-    copy().map_err(|e| {
-        err(format!(
-            "cannot copy the origin ledger {} into NODE_LEDGER_DIR {}: {e}",
-            src.display(),
-            dir.display()
-        ))
-    })?;
+    mcnode_util::fs::copy_atomic(&src, &dir.join("data.mdb"), mcnode_util::fs::Mode::Public)
+        .map_err(|e| {
+            err(format!(
+                "cannot copy the origin ledger {} into NODE_LEDGER_DIR {}: {e}",
+                src.display(),
+                dir.display()
+            ))
+        })?;
     Ok(true)
 }
 
-/// Reads `reader` line by line (lossy UTF-8, so a stray byte cannot stop the flow) and
-/// prints each as a log line of `name`.
-async fn forward(reader: impl AsyncRead + Unpin, log: Logger, name: &'static str, stream: Stream) {
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => emit(&log.child_line(name, stream, &String::from_utf8_lossy(&buf))),
-        }
-    }
-}
-
-/// Starts `spec` with the entrypoint's environment plus `env`, its output forwarded.
-/// Returns the child (to wait for) and a future that ends when its output is drained.
-fn spawn(
-    spec: &Spec,
-    env: &[(String, String)],
-    log: &Logger,
-) -> Result<(Child, impl Future<Output = ()>), SupervisorError> {
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn().map_err(|error| SupervisorError::Spawn {
-        name: spec.name,
-        error,
-    })?;
-    let out = child
-        .stdout
-        .take()
-        .map(|o| tokio::spawn(forward(o, log.clone(), spec.name, Stream::Stdout)));
-    let err = child
-        .stderr
-        .take()
-        .map(|e| tokio::spawn(forward(e, log.clone(), spec.name, Stream::Stderr)));
-    let drained = async move {
-        for h in [out, err].into_iter().flatten() {
-            let _ = h.await;
-        }
-    };
-    Ok((child, drained))
-}
-
-/// How long to wait for a child's output to end after it exited (a grandchild could
-/// hold the pipe).
+/// How long to wait for the migration's output to end after it exited.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-fn signal(pid: Option<u32>, sig: rustix::process::Signal) {
-    if let Some(pid) = pid
-        .and_then(|p| i32::try_from(p).ok())
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process(pid, sig);
+/// A process to supervise, before it becomes a [`ChildSpec`].
+#[derive(Clone, Debug)]
+struct Spec {
+    name: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+}
+
+/// The stop rank of each child: consensus first (no half-written block), then the
+/// archive writer (so the archive ends with the ledger), then the gateway.
+fn stop_rank(name: &str) -> u32 {
+    match name {
+        CONSENSUS_SERVICE => 0,
+        LEDGER_DISTRIBUTION => 1,
+        _ => 2,
     }
 }
 
-/// A supervised child's state.
-enum State {
-    Running { pid: Option<u32>, started: Instant },
-    Waiting { until: Instant },
-    Done,
+/// The name as one of the known children (for [`SupervisorError::GaveUp`]).
+fn known_name(name: &str) -> &'static str {
+    [
+        CONSENSUS_SERVICE,
+        LEDGER_DISTRIBUTION,
+        ADMIN_GATEWAY,
+        LEDGER_MIGRATION,
+    ]
+    .into_iter()
+    .find(|n| *n == name)
+    .unwrap_or("a child")
 }
-
-struct Slot {
-    spec: Spec,
-    state: State,
-    restarts: RestartState,
-    /// Bumped per start, so a late exit report of an older run is ignored.
-    generation: u64,
-}
-
-/// An exit report: slot, generation, how it ended.
-type Report = (usize, u64, Exit);
 
 /// The supervisor of one node's processes.
 pub struct Supervisor {
@@ -345,6 +267,100 @@ impl Supervisor {
         Ok(specs)
     }
 
+    /// The shared supervisor's form of `spec`: output into the JSON log, the children's
+    /// environment, the stop order and grace.
+    fn child(&self, spec: &Spec) -> ChildSpec {
+        let log = self.log.clone();
+        let mut env = self.cfg.child_env.clone();
+        env.push(("NO_COLOR".into(), "1".into()));
+        ChildSpec {
+            name: spec.name.to_string(),
+            program: spec.program.clone(),
+            args: spec.args.clone(),
+            env,
+            env_remove: Vec::new(),
+            output: Output::Lines(Arc::new(move |name, stream, line| {
+                let stream = match stream {
+                    supervise::Stream::Stdout => Stream::Stdout,
+                    supervise::Stream::Stderr => Stream::Stderr,
+                };
+                emit(&log.child_line(name, stream, line));
+            })),
+            stop_rank: stop_rank(spec.name),
+            restart: true,
+            grace: if spec.name == CONSENSUS_SERVICE {
+                self.grace.consensus
+            } else {
+                self.grace.others
+            },
+        }
+    }
+
+    /// The supervisor's events as log lines.
+    fn events(&self) -> supervise::EventSink {
+        let log = self.log.clone();
+        Arc::new(move |e: &Event<'_>| {
+            match e {
+            Event::Started { spec, pid } => log.log(
+                Level::Info,
+                &format!("started {}", spec.name),
+                &[
+                    ("child", json!(spec.name)),
+                    ("pid", json!(pid)),
+                    ("args", json!(spec.args)),
+                ],
+            ),
+            Event::Restarting { spec, exit, ran_for, after, failures } => log.log(
+                Level::Error,
+                &format!(
+                    "{} exited ({exit}) after {:.1} s; restarting it in {:.1} s",
+                    spec.name,
+                    ran_for.as_secs_f64(),
+                    after.as_secs_f64()
+                ),
+                &[("child", json!(spec.name)), ("failures_in_a_row", json!(failures))],
+            ),
+            Event::Exited { spec, exit } => log.log(
+                Level::Error,
+                &format!("{} exited ({exit})", spec.name),
+                &[("child", json!(spec.name))],
+            ),
+            Event::GivingUp { spec, exit, reason } => log.log(
+                Level::Error,
+                &format!(
+                    "{} exited ({exit}) and is not restarted: {reason}; stopping the others",
+                    spec.name
+                ),
+                &[("child", json!(spec.name))],
+            ),
+            Event::Stopping => log.log(
+                Level::Info,
+                "shutdown signal: stopping consensus-service first, then ledger-distribution, then the others",
+                &[],
+            ),
+            Event::Terminating { spec } => log.log(
+                Level::Info,
+                &format!("stopping {} (SIGTERM)", spec.name),
+                &[("child", json!(spec.name))],
+            ),
+            Event::Stopped { spec, exit } => log.log(
+                Level::Info,
+                &format!("{} stopped ({exit})", spec.name),
+                &[("child", json!(spec.name))],
+            ),
+            Event::Killing { spec } => log.log(
+                Level::Warn,
+                &format!(
+                    "{} did not stop within {:?} of SIGTERM: SIGKILL",
+                    spec.name, spec.grace
+                ),
+                &[("child", json!(spec.name))],
+            ),
+            Event::RestartFailed { error, .. } => log.log(Level::Error, &error.to_string(), &[]),
+        }
+        })
+    }
+
     /// Prepares the ledger, runs the migration, then supervises the node's processes until
     /// `shutdown` completes (then stops them in order and returns `Ok`) or a child keeps
     /// failing (then stops the others and returns [`SupervisorError::GaveUp`]).
@@ -383,7 +399,17 @@ impl Supervisor {
         let specs = self.specs()?;
         self.log
             .log(Level::Info, "running mc-ledger-migration", &[]);
-        let (mut child, drained) = spawn(&migration, &self.cfg.child_env, &self.log)?;
+        let spawn_err = |e: SuperviseError| match e {
+            SuperviseError::Spawn { name, error, .. } => SupervisorError::Spawn {
+                name: known_name(&name),
+                error,
+            },
+            other => SupervisorError::Spawn {
+                name: LEDGER_MIGRATION,
+                error: io::Error::other(other.to_string()),
+            },
+        };
+        let (mut child, drained) = supervise::spawn(&self.child(&migration)).map_err(spawn_err)?;
         let status = tokio::select! {
             s = child.wait() => s,
             () = &mut shutdown => {
@@ -395,7 +421,7 @@ impl Supervisor {
             }
         };
         let _ = tokio::time::timeout(DRAIN_LIMIT, drained).await;
-        let exit = exit_of(status.map_err(|error| SupervisorError::Spawn {
+        let exit = supervise::exit_of(status.map_err(|error| SupervisorError::Spawn {
             name: LEDGER_MIGRATION,
             error,
         })?);
@@ -403,199 +429,23 @@ impl Supervisor {
             return Err(SupervisorError::Migration { exit });
         }
 
-        let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
-        let mut slots: Vec<Slot> = specs
-            .into_iter()
-            .map(|spec| Slot {
-                spec,
-                state: State::Done,
-                restarts: RestartState::default(),
-                generation: 0,
-            })
-            .collect();
-        for i in 0..slots.len() {
-            self.start(&mut slots, i, &tx)?;
-        }
-        loop {
-            let next_restart = slots
-                .iter()
-                .filter_map(|s| match s.state {
-                    State::Waiting { until } => Some(until),
-                    _ => None,
-                })
-                .min();
-            tokio::select! {
-                () = &mut shutdown => {
-                    self.log.log(Level::Info, "shutdown signal: stopping consensus-service first, then the others", &[]);
-                    self.stop_all(&mut slots, &mut rx).await;
-                    self.log.log(Level::Info, "all processes stopped", &[]);
-                    return Ok(());
-                }
-                Some((i, generation, exit)) = rx.recv() => {
-                    let slot = &mut slots[i];
-                    let State::Running { started, .. } = slot.state else { continue };
-                    if generation != slot.generation {
-                        continue;
-                    }
-                    let ran_for = started.elapsed();
-                    let name = slot.spec.name;
-                    match slot.restarts.on_exit(&self.policy, ran_for, exit) {
-                        Decision::Restart { after, failures } => {
-                            self.log.log(
-                                Level::Error,
-                                &format!("{name} exited ({exit}) after {:.1} s; restarting it in {:.1} s", ran_for.as_secs_f64(), after.as_secs_f64()),
-                                &[("child", json!(name)), ("failures_in_a_row", json!(failures))],
-                            );
-                            slot.state = State::Waiting { until: Instant::now() + after };
-                        }
-                        Decision::GiveUp { reason } => {
-                            slot.state = State::Done;
-                            self.log.log(
-                                Level::Error,
-                                &format!("{name} exited ({exit}) and is not restarted: {reason}; stopping the others"),
-                                &[("child", json!(name))],
-                            );
-                            self.stop_all(&mut slots, &mut rx).await;
-                            return Err(SupervisorError::GaveUp { name, reason });
-                        }
-                    }
-                }
-                () = async {
-                    match next_restart {
-                        Some(t) => tokio::time::sleep_until(t).await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    let now = Instant::now();
-                    for i in 0..slots.len() {
-                        if matches!(slots[i].state, State::Waiting { until } if until <= now) {
-                            if let Err(e) = self.start(&mut slots, i, &tx) {
-                                self.log.log(Level::Error, &e.to_string(), &[]);
-                                self.stop_all(&mut slots, &mut rx).await;
-                                return Err(e);
-                            }
-                        }
-                    }
-                }
+        let mut sup = supervise::Supervisor::new(self.policy, self.events());
+        for spec in &specs {
+            if let Err(e) = sup.start(self.child(spec)) {
+                sup.stop_all().await;
+                return Err(spawn_err(e));
             }
         }
-    }
-
-    /// Starts slot `i` and a task that reports its exit (after its output is drained).
-    fn start(
-        &self,
-        slots: &mut [Slot],
-        i: usize,
-        tx: &mpsc::UnboundedSender<Report>,
-    ) -> Result<(), SupervisorError> {
-        let slot = &mut slots[i];
-        let (mut child, drained) = spawn(&slot.spec, &self.cfg.child_env, &self.log)?;
-        slot.generation += 1;
-        let pid = child.id();
-        slot.state = State::Running {
-            pid,
-            started: Instant::now(),
-        };
-        self.log.log(
-            Level::Info,
-            &format!("started {}", slot.spec.name),
-            &[
-                ("child", json!(slot.spec.name)),
-                ("pid", json!(pid)),
-                ("args", json!(slot.spec.args)),
-            ],
-        );
-        let (tx, generation) = (tx.clone(), slot.generation);
-        tokio::spawn(async move {
-            let exit = match child.wait().await {
-                Ok(s) => exit_of(s),
-                Err(_) => Exit::Code(-1),
-            };
-            let _ = tokio::time::timeout(DRAIN_LIMIT, drained).await;
-            let _ = tx.send((i, generation, exit));
-        });
-        Ok(())
-    }
-
-    /// Stops consensus-service (SIGTERM, SIGKILL after its grace), then every other
-    /// running child the same way together. Pending restarts are dropped.
-    async fn stop_all(&self, slots: &mut [Slot], rx: &mut mpsc::UnboundedReceiver<Report>) {
-        for slot in slots.iter_mut() {
-            if matches!(slot.state, State::Waiting { .. }) {
-                slot.state = State::Done;
+        match sup.run(shutdown).await {
+            Ok(()) => {
+                self.log.log(Level::Info, "all processes stopped", &[]);
+                Ok(())
             }
-        }
-        let consensus: Vec<usize> = (0..slots.len())
-            .filter(|i| slots[*i].spec.name == CONSENSUS_SERVICE)
-            .collect();
-        let others: Vec<usize> = (0..slots.len())
-            .filter(|i| slots[*i].spec.name != CONSENSUS_SERVICE)
-            .collect();
-        self.stop_group(slots, rx, &consensus, self.grace.consensus)
-            .await;
-        self.stop_group(slots, rx, &others, self.grace.others).await;
-    }
-
-    async fn stop_group(
-        &self,
-        slots: &mut [Slot],
-        rx: &mut mpsc::UnboundedReceiver<Report>,
-        group: &[usize],
-        grace: Duration,
-    ) {
-        let running = |slots: &[Slot]| {
-            group
-                .iter()
-                .copied()
-                .filter(|i| matches!(slots[*i].state, State::Running { .. }))
-                .collect::<Vec<_>>()
-        };
-        for i in running(slots) {
-            if let State::Running { pid, .. } = slots[i].state {
-                self.log.log(
-                    Level::Info,
-                    &format!("stopping {} (SIGTERM)", slots[i].spec.name),
-                    &[("child", json!(slots[i].spec.name))],
-                );
-                signal(pid, rustix::process::Signal::TERM);
-            }
-        }
-        let mut deadline = Instant::now() + grace;
-        let mut killed = false;
-        while !running(slots).is_empty() {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((i, generation, exit))) => {
-                    let slot = &mut slots[i];
-                    if generation == slot.generation && matches!(slot.state, State::Running { .. })
-                    {
-                        slot.state = State::Done;
-                        self.log.log(
-                            Level::Info,
-                            &format!("{} stopped ({exit})", slot.spec.name),
-                            &[("child", json!(slot.spec.name))],
-                        );
-                    }
-                }
-                Ok(None) => break,
-                Err(_) if !killed => {
-                    for i in running(slots) {
-                        if let State::Running { pid, .. } = slots[i].state {
-                            self.log.log(
-                                Level::Warn,
-                                &format!(
-                                    "{} did not stop within {grace:?} of SIGTERM: SIGKILL",
-                                    slots[i].spec.name
-                                ),
-                                &[("child", json!(slots[i].spec.name))],
-                            );
-                            signal(pid, rustix::process::Signal::KILL);
-                        }
-                    }
-                    killed = true;
-                    deadline = Instant::now() + Duration::from_secs(5);
-                }
-                Err(_) => break,
-            }
+            Err(SuperviseError::GaveUp { name, reason, .. }) => Err(SupervisorError::GaveUp {
+                name: known_name(&name),
+                reason,
+            }),
+            Err(e) => Err(spawn_err(e)),
         }
     }
 }

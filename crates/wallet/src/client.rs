@@ -27,9 +27,10 @@ pub const BLOCKS_PER_REQUEST: u32 = 100;
 pub struct ConnectOptions {
     /// The enclave measurement the node must prove (default: this build's).
     pub measurement: Measurement,
-    /// Time to establish the connection (default 5 s).
+    /// Deadline of the connection: TCP, TLS and HTTP/2 set-up (default 5 s).
     pub connect_timeout: Duration,
-    /// Time for one call (default 30 s).
+    /// Deadline of one call, whatever the node does: a paused or cut-off node makes the
+    /// call fail with [`WalletError::Deadline`] after this long (default 10 s).
     pub request_timeout: Duration,
 }
 
@@ -38,7 +39,7 @@ impl Default for ConnectOptions {
         Self {
             measurement: BUILD_MEASUREMENT,
             connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -153,19 +154,43 @@ impl NodeClient {
             uri: uri.to_string(),
             reason,
         };
-        let endpoint = endpoint(&uri, options.connect_timeout, options.request_timeout).map_err(
-            |e| match e {
+        let endpoint =
+            endpoint(&uri, options.connect_timeout, backstop(&options)).map_err(|e| match e {
                 EndpointError::Tls(t) => WalletError::Tls(t),
                 EndpointError::Invalid(reason) => connect_err(reason),
-            },
-        )?;
-        let channel = endpoint
-            .connect()
+            })?;
+        let channel = tokio::time::timeout(options.connect_timeout, endpoint.connect())
             .await
+            .map_err(|_| WalletError::Deadline {
+                uri: uri.to_string(),
+                method: "connect",
+                after: options.connect_timeout,
+            })?
             .map_err(|e| connect_err(error_chain(&e)))?;
         Ok(Self {
             uri,
             channel,
+            options,
+            attested: None,
+            origin: OnceLock::new(),
+        })
+    }
+
+    /// A client of a parsed client URI that dials only on its first call (and again after
+    /// a failure), for nodes the wallet knows but may find down.
+    pub fn connect_lazy(uri: NodeUri, options: ConnectOptions) -> Result<Self, WalletError> {
+        mcnode_peers::tls::install_crypto_provider();
+        let endpoint =
+            endpoint(&uri, options.connect_timeout, backstop(&options)).map_err(|e| match e {
+                EndpointError::Tls(t) => WalletError::Tls(t),
+                EndpointError::Invalid(reason) => WalletError::Connect {
+                    uri: uri.to_string(),
+                    reason,
+                },
+            })?;
+        Ok(Self {
+            channel: endpoint.connect_lazy(),
+            uri,
             options,
             attested: None,
             origin: OnceLock::new(),
@@ -188,6 +213,22 @@ impl NodeClient {
         self.attested.as_ref().map(ClientChannel::channel_id)
     }
 
+    /// Runs one call under [`ConnectOptions::request_timeout`].
+    async fn deadline<T>(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<T, WalletError>>,
+    ) -> Result<T, WalletError> {
+        let after = self.options.request_timeout;
+        tokio::time::timeout(after, call)
+            .await
+            .map_err(|_| WalletError::Deadline {
+                uri: self.uri.to_string(),
+                method,
+                after,
+            })?
+    }
+
     fn blockchain(&self) -> pb::blockchain_api_client::BlockchainApiClient<Channel> {
         pb::blockchain_api_client::BlockchainApiClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -196,11 +237,14 @@ impl NodeClient {
     /// `BlockchainApi.GetLastBlockInfo`.
     pub async fn last_block_info(&self) -> Result<NodeTip, WalletError> {
         const M: &str = "GetLastBlockInfo";
+        let mut api = self.blockchain();
         let info = self
-            .blockchain()
-            .get_last_block_info(pb::GetLastBlockInfoRequest {})
-            .await
-            .map_err(WalletError::rpc(M))?
+            .deadline(M, async {
+                api.get_last_block_info(pb::GetLastBlockInfoRequest {})
+                    .await
+                    .map_err(WalletError::rpc(M))
+            })
+            .await?
             .into_inner();
         let id: [u8; 32] =
             info.block_id
@@ -229,11 +273,14 @@ impl NodeClient {
         limit: u32,
     ) -> Result<Vec<ArchiveBlock>, WalletError> {
         const M: &str = "GetBlockData";
+        let mut api = self.blockchain();
         let blocks = self
-            .blockchain()
-            .get_block_data(pb::GetBlocksRequest { offset, limit })
-            .await
-            .map_err(WalletError::rpc(M))?
+            .deadline(M, async {
+                api.get_block_data(pb::GetBlocksRequest { offset, limit })
+                    .await
+                    .map_err(WalletError::rpc(M))
+            })
+            .await?
             .into_inner()
             .blocks;
         if blocks.len() > limit as usize {
@@ -296,10 +343,14 @@ impl NodeClient {
             self.options.measurement,
             tip.chain_settings(),
         )?;
-        let answer = pb::attested_api_client::AttestedApiClient::new(self.channel.clone())
-            .auth(pb::AuthMessage { data: hello })
-            .await
-            .map_err(WalletError::rpc("Auth"))?
+        let mut api = pb::attested_api_client::AttestedApiClient::new(self.channel.clone());
+        let answer = self
+            .deadline("Auth", async {
+                api.auth(pb::AuthMessage { data: hello })
+                    .await
+                    .map_err(WalletError::rpc("Auth"))
+            })
+            .await?
             .into_inner();
         self.attested = Some(pending.finish(&answer.data)?);
         Ok(())
@@ -328,15 +379,19 @@ impl NodeClient {
                 unreachable!("handshake sets the channel or fails");
             };
             let frame = convert::encrypted_to_pb(&attested.encrypt(plaintext)?);
-            let answer = pb::consensus_client_api_client::ConsensusClientApiClient::new(
+            let mut api = pb::consensus_client_api_client::ConsensusClientApiClient::new(
                 self.channel.clone(),
             )
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .client_tx_propose(frame)
-            .await
-            .map_err(WalletError::rpc(M))?
-            .into_inner();
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+            let answer = self
+                .deadline(M, async {
+                    api.client_tx_propose(frame)
+                        .await
+                        .map_err(WalletError::rpc(M))
+                })
+                .await?
+                .into_inner();
             match answer.result {
                 result_code::OK => {
                     return Ok(ProposeOutcome {
@@ -361,6 +416,14 @@ impl NodeClient {
             }
         }
     }
+}
+
+/// tonic's own per-call timeout, a backstop behind [`NodeClient`]'s deadline (which fires
+/// first and says which node and call).
+fn backstop(options: &ConnectOptions) -> Duration {
+    options
+        .request_timeout
+        .saturating_add(Duration::from_secs(1))
 }
 
 /// An error with its sources, on one line (tonic's transport errors hide the cause).

@@ -39,6 +39,17 @@ pub enum WalletError {
         /// The status message.
         message: String,
     },
+    /// A call (or the connection) did not finish within its deadline: the node is
+    /// paused, overloaded or cut off. Transient.
+    #[error("{uri}: {method} did not answer within {after:?}")]
+    Deadline {
+        /// The node.
+        uri: String,
+        /// The method called (`connect` for the connection).
+        method: &'static str,
+        /// The deadline.
+        after: Duration,
+    },
     /// The node answered something that makes no sense (not a protocol refusal).
     #[error("{method}: bad answer from the node: {reason}")]
     BadResponse {
@@ -213,7 +224,7 @@ impl WalletError {
     /// up or in maintenance): worth retrying later or on another node.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Connect { .. } => true,
+            Self::Connect { .. } | Self::Deadline { .. } => true,
             Self::Rpc { code, .. } => matches!(
                 code,
                 tonic::Code::Unavailable

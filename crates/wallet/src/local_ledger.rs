@@ -24,8 +24,14 @@ pub struct SyncReport {
     pub from: u64,
     /// Local height after.
     pub to: u64,
-    /// The node's tip as it answered (absent when syncing from an archive).
+    /// The primary node's tip as it answered (absent when syncing from an archive, or
+    /// when the primary did not answer).
     pub tip: Option<NodeTip>,
+    /// The height a quorum of the known nodes reached (absent from an archive, or when
+    /// fewer than a quorum answered).
+    pub quorum_height: Option<u64>,
+    /// Nodes that answered.
+    pub answered: usize,
 }
 
 impl SyncReport {
@@ -34,7 +40,8 @@ impl SyncReport {
         self.to.saturating_sub(self.from)
     }
 
-    /// Blocks removed to follow a node whose ledger is shorter than the local copy.
+    /// Blocks removed to follow a quorum of nodes whose ledgers are shorter than the local
+    /// copy (a rollback).
     pub fn cut_back(&self) -> u64 {
         self.from.saturating_sub(self.to)
     }
@@ -112,18 +119,81 @@ impl LocalLedger {
         Ok(height)
     }
 
-    /// Brings the local copy up to the node's height: checks the node's origin block is
-    /// the local one (an empty copy takes the node's), fetches the missing blocks in
-    /// chunks, verifies and appends them ([`Self::apply_blocks`]), then checks the node's
-    /// last block is the local block at that index ([`WalletError::Diverged`] otherwise).
-    /// A local copy longer than the node's ledger (the node is behind, or its ledger was
-    /// rolled back) is cut back to the node's height.
+    /// [`Self::sync_from_nodes`] with `node` as the only node the wallet knows (so it is
+    /// its own quorum: the copy follows it, also down when its ledger is shorter).
     pub async fn sync_from_node(&self, node: &NodeClient) -> Result<SyncReport, WalletError> {
+        self.sync_from_nodes(node, &[], 1).await
+    }
+
+    /// Brings the local copy to the highest height that `quorum` of the nodes the wallet
+    /// knows (`primary` and `others`) have reached, asking them all for their tips at
+    /// once (each call under its deadline; nodes that do not answer are left out).
+    ///
+    /// * The origin block must be the local one (an empty copy takes the node's).
+    /// * Missing blocks up to that height are fetched in chunks (from `primary` if it has
+    ///   them, else from the highest node), verified and appended
+    ///   ([`Self::apply_blocks`]); the source's last block must be the local block at
+    ///   that index ([`WalletError::Diverged`] otherwise).
+    /// * A node that is merely behind (restarted, slow) never moves the copy back. The
+    ///   copy is cut back only when a quorum of the known nodes is below it, which is a
+    ///   real rollback of the network (membership proofs over blocks a quorum does not
+    ///   have would be refused); a later sync fetches any blocks again.
+    /// * With fewer than `quorum` nodes answering, nothing changes (the report says so).
+    ///
+    /// `quorum` is clamped to `1..=` the number of nodes.
+    pub async fn sync_from_nodes(
+        &self,
+        primary: &NodeClient,
+        others: &[NodeClient],
+        quorum: usize,
+    ) -> Result<SyncReport, WalletError> {
         let from = self.height()?;
-        let tip = node.last_block_info().await?;
+        let nodes: Vec<&NodeClient> = std::iter::once(primary).chain(others).collect();
+        let quorum = quorum.clamp(1, nodes.len());
+        let answers =
+            futures_util::future::join_all(nodes.iter().map(|n| n.last_block_info())).await;
+        let mut tips: Vec<(usize, NodeTip)> = Vec::new();
+        let mut first_error = None;
+        for (i, a) in answers.into_iter().enumerate() {
+            match a {
+                Ok(tip) => tips.push((i, tip)),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let primary_tip = tips.iter().find(|(i, _)| *i == 0).map(|(_, t)| *t);
+        if tips.len() < quorum {
+            // No quorum to follow: a lone node, or none, answered.
+            return match first_error {
+                Some(e) if tips.is_empty() || quorum == 1 => Err(e),
+                _ => Ok(SyncReport {
+                    from,
+                    to: from,
+                    tip: primary_tip,
+                    quorum_height: None,
+                    answered: tips.len(),
+                }),
+            };
+        }
+        let mut heights: Vec<u64> = tips.iter().map(|(_, t)| t.height()).collect();
+        heights.sort_unstable_by(|a, b| b.cmp(a));
+        let target = heights[quorum - 1];
+        // The source: the primary if it has the target height, else the highest node.
+        let (source, tip) = match primary_tip {
+            Some(t) if t.height() >= target => (primary, t),
+            _ => {
+                let (i, t) = tips
+                    .iter()
+                    .max_by_key(|(_, t)| t.height())
+                    .copied()
+                    .unwrap_or_else(|| unreachable!("at least `quorum` >= 1 tips"));
+                (nodes[i], t)
+            }
+        };
         if from > 0 {
             let local = self.ledger.block(0)?.id;
-            let remote = node.origin_block_id().await?;
+            let remote = source.origin_block_id().await?;
             if local != remote {
                 return Err(WalletError::OriginMismatch {
                     local,
@@ -132,10 +202,10 @@ impl LocalLedger {
             }
         }
         let mut height = from;
-        while height < tip.height() {
-            let want = (tip.height() - height).min(u64::from(BLOCKS_PER_REQUEST));
+        while height < target {
+            let want = (target - height).min(u64::from(BLOCKS_PER_REQUEST));
             let limit = u32::try_from(want).unwrap_or(BLOCKS_PER_REQUEST);
-            let blocks = node.block_data(height, limit).await?;
+            let blocks = source.block_data(height, limit).await?;
             if blocks.is_empty() {
                 return Err(WalletError::BadResponse {
                     method: "GetBlockData",
@@ -157,18 +227,18 @@ impl LocalLedger {
                 });
             }
         }
-        if tip.height() < height {
-            // The node's ledger ends inside the local copy: the node is behind (another
-            // node served the rest) or its ledger was rolled back. Follow it: membership
-            // proofs made over blocks it does not have would be refused, so the copy is
-            // cut back to the node's height (a later sync fetches any blocks again).
-            self.ledger.rollback(tip.height())?;
-            height = tip.height();
+        if target < height {
+            // A quorum of the known nodes ends inside the local copy: the network was
+            // rolled back. Follow it.
+            self.ledger.rollback(target)?;
+            height = target;
         }
         Ok(SyncReport {
             from,
             to: height,
-            tip: Some(tip),
+            tip: primary_tip,
+            quorum_height: Some(target),
+            answered: tips.len(),
         })
     }
 
@@ -187,6 +257,8 @@ impl LocalLedger {
             from: report.from,
             to: report.to,
             tip: None,
+            quorum_height: None,
+            answered: 0,
         })
     }
 }

@@ -185,6 +185,10 @@ pub struct Wallet {
     found: Vec<Found>,
     next_block: u64,
     state_path: Option<PathBuf>,
+    /// The other nodes the wallet knows, and how many of all it knows make a quorum
+    /// ([`Self::know_nodes`]).
+    others: Vec<NodeClient>,
+    quorum: usize,
 }
 
 impl std::fmt::Debug for Wallet {
@@ -221,7 +225,26 @@ impl Wallet {
             found: Vec::new(),
             next_block: 0,
             state_path: None,
+            others: Vec::new(),
+            quorum: 1,
         }
+    }
+
+    /// Tells the wallet the other nodes of the network besides the one each call is
+    /// given, and how many of all of them make a quorum: every sync then follows the
+    /// height a quorum reached ([`LocalLedger::sync_from_nodes`]), so a node that is
+    /// merely behind never moves the copy back. Without it (the default) the given node
+    /// is followed alone.
+    pub fn know_nodes(&mut self, others: Vec<NodeClient>, quorum: usize) {
+        self.quorum = quorum.clamp(1, others.len() + 1);
+        self.others = others;
+    }
+
+    /// Syncs the ledger copy (not the scan) from `node` and the known nodes.
+    async fn sync_ledger(&self, node: &NodeClient) -> Result<SyncReport, WalletError> {
+        self.ledger
+            .sync_from_nodes(node, &self.others, self.quorum)
+            .await
     }
 
     /// A wallet of `account` with its cache in `dir` (created): the ledger copy in
@@ -256,10 +279,10 @@ impl Wallet {
         &self.ledger
     }
 
-    /// Syncs the local copy from `node` ([`LocalLedger::sync_from_node`]) and scans the
-    /// new blocks.
+    /// Syncs the local copy from `node` and the known nodes ([`Self::know_nodes`],
+    /// [`LocalLedger::sync_from_nodes`]) and scans the new blocks.
     pub async fn sync(&mut self, node: &NodeClient) -> Result<SyncReport, WalletError> {
-        let report = self.ledger.sync_from_node(node).await?;
+        let report = self.sync_ledger(node).await?;
         self.refresh()?;
         Ok(report)
     }
@@ -432,7 +455,7 @@ impl Wallet {
         let start = Instant::now();
         let key_images = payment.key_images();
         loop {
-            match self.ledger.sync_from_node(node).await {
+            match self.sync_ledger(node).await {
                 Ok(_) => {}
                 Err(e) if e.is_transient() => {}
                 Err(e) => return Err(e),
@@ -473,7 +496,7 @@ impl Wallet {
     ) -> Result<u64, WalletError> {
         let start = Instant::now();
         loop {
-            match self.ledger.sync_from_node(node).await {
+            match self.sync_ledger(node).await {
                 Ok(_) => {}
                 Err(e) if e.is_transient() => {}
                 Err(e) => return Err(e),

@@ -1,23 +1,28 @@
 //! Running a localnet's processes: `consensus-service` per node, then (once the node
 //! answers on its client port) `ledger-distribution` and `mc-admin-http-gateway` per
-//! node; watching them; stopping them all on SIGINT / SIGTERM.
+//! node; supervising them; stopping them all on SIGINT / SIGTERM.
 //!
-//! Children run in their own process groups, so a terminal's Ctrl-C reaches only
-//! `mcnode`, which then stops them in order (SIGTERM, SIGKILL after [`STOP_GRACE`]).
-//! A child that dies on its own is reported with its log's last lines; the others keep
-//! running (the operator decides), until none is left.
+//! The supervisor is the container entrypoint's ([`mcnode_util::supervise`]): children
+//! in their own process groups (a terminal's Ctrl-C reaches only `mcnode`), a child that
+//! dies is reported with its log's last lines and restarted with backoff (1 s doubling
+//! to 30 s; five quick failures in a row, or a usage error, stop the localnet), and on
+//! shutdown every `consensus-service` stops first, then every `ledger-distribution`
+//! (so each archive ends with its ledger), then the gateways (SIGTERM, SIGKILL after
+//! [`STOP_GRACE`]).
 
 use std::{
     fs,
-    io::Write,
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
 use mcnode_peers::{NodeUri, Service};
+use mcnode_util::{
+    policy::RestartPolicy,
+    supervise::{ChildSpec, Event, EventSink, Output, Supervisor},
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::{Manifest, ManifestNode, HOST};
@@ -91,22 +96,64 @@ fn log_tail(path: &Path) -> String {
     )
 }
 
-/// One child process and where its output goes.
-struct Proc {
-    /// `node0 consensus-service`.
-    label: String,
-    log: PathBuf,
-    child: Child,
-    exited: Option<ExitStatus>,
-}
-
-/// Every child started so far.
-#[derive(Default)]
-struct Procs(Vec<Proc>);
+/// The localnet's children under the shared supervisor.
+struct Procs(Supervisor, bool);
 
 impl Procs {
+    /// `restart`: whether a child that dies is started again.
+    fn new(restart: bool) -> Self {
+        let events: EventSink = Arc::new(|e: &Event<'_>| {
+            let log_of = |spec: &ChildSpec| match &spec.output {
+                Output::File { path, .. } => (path.display().to_string(), log_tail(path)),
+                Output::Lines(_) => (String::new(), String::new()),
+            };
+            match e {
+                Event::Restarting {
+                    spec,
+                    exit,
+                    ran_for,
+                    after,
+                    ..
+                } => {
+                    let (log, tail) = log_of(spec);
+                    eprintln!(
+                        "localnet: {} exited unexpectedly ({exit}) after {:.1} s; restarting it in {:.1} s; see {log}{tail}",
+                        spec.name,
+                        ran_for.as_secs_f64(),
+                        after.as_secs_f64()
+                    );
+                }
+                Event::Exited { spec, exit } => {
+                    let (log, tail) = log_of(spec);
+                    eprintln!(
+                        "localnet: {} exited unexpectedly ({exit}); not restarted (--no-restart); the others keep running; see {log}{tail}",
+                        spec.name
+                    );
+                }
+                Event::GivingUp { spec, exit, reason } => {
+                    let (log, tail) = log_of(spec);
+                    eprintln!(
+                        "localnet: {} exited ({exit}) and is not restarted: {reason}; stopping the localnet; see {log}{tail}",
+                        spec.name
+                    );
+                }
+                Event::Killing { spec } => eprintln!(
+                    "localnet: {} did not stop within {:?} of SIGTERM; killing it",
+                    spec.name, spec.grace
+                ),
+                Event::RestartFailed { error, .. } => eprintln!("localnet: {error}"),
+                Event::Started { .. }
+                | Event::Stopping
+                | Event::Terminating { .. }
+                | Event::Stopped { .. } => {}
+            }
+        });
+        Self(Supervisor::new(RestartPolicy::default(), events), restart)
+    }
+
     /// Starts `bin` with `args` and `envs` (variables starting with `MC_` are not passed
-    /// on: the flags define the node), appending its output to `log`.
+    /// on: the flags define the node), appending its output to `log`; `rank` is its
+    /// place in the stop order.
     fn spawn(
         &mut self,
         label: String,
@@ -114,97 +161,34 @@ impl Procs {
         args: &[String],
         envs: &[(&str, String)],
         log: PathBuf,
+        rank: u32,
     ) -> anyhow::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .with_context(|| format!("cannot open {}", log.display()))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        writeln!(
-            file,
-            "{LOG_HEADER} {} at unix time {now} ---",
-            bin.display()
-        )?;
-        let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .process_group(0);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("MC_") {
-                cmd.env_remove(key);
-            }
-        }
+        let env_remove = std::env::vars_os()
+            .map(|(k, _)| k)
+            .filter(|k| k.to_string_lossy().starts_with("MC_"))
+            .collect();
+        let mut env: Vec<(String, String)> = Vec::new();
         if std::env::var_os("RUST_LOG").is_none() {
-            cmd.env("RUST_LOG", "info");
+            env.push(("RUST_LOG".into(), "info".into()));
         }
         // The output goes to a file: no colour codes.
-        cmd.env("NO_COLOR", "1");
-        cmd.envs(envs.iter().map(|(k, v)| (*k, v.as_str())));
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", bin.display()))?;
-        self.0.push(Proc {
-            label,
-            log,
-            child,
-            exited: None,
-        });
+        env.push(("NO_COLOR".into(), "1".into()));
+        env.extend(envs.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        self.0.start(ChildSpec {
+            name: label,
+            program: bin.to_path_buf(),
+            args: args.to_vec(),
+            env,
+            env_remove,
+            output: Output::File {
+                path: log,
+                header: LOG_HEADER.into(),
+            },
+            stop_rank: rank,
+            grace: STOP_GRACE,
+            restart: self.1,
+        })?;
         Ok(())
-    }
-
-    /// Notes children that exited since the last call and returns them.
-    fn reap(&mut self) -> Vec<&Proc> {
-        let mut newly = Vec::new();
-        for (i, p) in self.0.iter_mut().enumerate() {
-            if p.exited.is_none() {
-                if let Ok(Some(status)) = p.child.try_wait() {
-                    p.exited = Some(status);
-                    newly.push(i);
-                }
-            }
-        }
-        newly.into_iter().map(|i| &self.0[i]).collect()
-    }
-
-    fn running(&self) -> usize {
-        self.0.iter().filter(|p| p.exited.is_none()).count()
-    }
-
-    /// The exit status of the child with `label`, if it exited.
-    fn exit_of(&mut self, label: &str) -> Option<(ExitStatus, PathBuf)> {
-        self.reap();
-        self.0
-            .iter()
-            .find(|p| p.label == label)
-            .and_then(|p| p.exited.map(|s| (s, p.log.clone())))
-    }
-
-    /// SIGTERM to every running child, SIGKILL to those still running after
-    /// [`STOP_GRACE`]; waits for all.
-    async fn stop(&mut self) {
-        for p in self.0.iter().filter(|p| p.exited.is_none()) {
-            let pid = rustix::process::Pid::from_child(&p.child);
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let deadline = Instant::now() + STOP_GRACE;
-        while self.running() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            self.reap();
-        }
-        for p in self.0.iter_mut().filter(|p| p.exited.is_none()) {
-            eprintln!(
-                "localnet: {} did not stop within {STOP_GRACE:?} of SIGTERM; killing it",
-                p.label
-            );
-            let _ = p.child.kill();
-            p.exited = p.child.wait().ok();
-        }
     }
 }
 
@@ -338,6 +322,7 @@ async fn start(
                 ("IAS_MODE", "DEV".into()),
             ],
             node.file(CONSENSUS_LOG),
+            0,
         )?;
     }
 
@@ -353,11 +338,15 @@ async fn start(
             if ready[i] {
                 continue;
             }
-            let label = format!("{} {CONSENSUS_SERVICE}", node.name);
-            if let Some((status, log)) = procs.exit_of(&label) {
+            if let Some((label, status)) = procs.0.take_exit() {
+                let log = manifest
+                    .nodes
+                    .iter()
+                    .find(|n| label.starts_with(&format!("{} ", n.name)))
+                    .map(|n| n.file(CONSENSUS_LOG))
+                    .unwrap_or_else(|| node.file(CONSENSUS_LOG));
                 anyhow::bail!(
-                    "{label} exited ({status}) before answering on {}; see {}{}",
-                    node.client_uri,
+                    "{label} exited ({status}) before answering; see {}{}",
                     log.display(),
                     log_tail(&log)
                 );
@@ -400,6 +389,7 @@ async fn start(
             &distribution_args(node),
             &[],
             node.file(DISTRIBUTION_LOG),
+            1,
         )?;
         if let Some(args) = gateway_args(node) {
             procs.spawn(
@@ -408,17 +398,24 @@ async fn start(
                 &args,
                 &[],
                 node.file(GATEWAY_LOG),
+                2,
             )?;
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    if let Some(p) = procs.reap().first() {
+    if let Some((label, status)) = procs.0.take_exit() {
+        let log = manifest
+            .nodes
+            .iter()
+            .find_map(|n| {
+                let binary = label.strip_prefix(&format!("{} ", n.name))?;
+                Some(n.file(&format!("{binary}.log")))
+            })
+            .unwrap_or_else(|| dir.join("?"));
         anyhow::bail!(
-            "{} exited ({}) right after starting; see {}{}",
-            p.label,
-            p.exited.map(|s| s.to_string()).unwrap_or_default(),
-            p.log.display(),
-            log_tail(&p.log)
+            "{label} exited ({status}) right after starting; see {}{}",
+            log.display(),
+            log_tail(&log)
         );
     }
     Ok(())
@@ -431,6 +428,7 @@ pub fn supervise(
     manifest: &Manifest,
     ready_timeout: Duration,
     summary: serde_json::Value,
+    restart: bool,
 ) -> anyhow::Result<()> {
     mcnode_peers::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -440,7 +438,7 @@ pub fn supervise(
     runtime.block_on(async {
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let mut procs = Procs::default();
+        let mut procs = Procs::new(restart);
         let started = tokio::select! {
             r = start(&mut procs, dir, manifest, ready_timeout) => Some(r),
             _ = term.recv() => None,
@@ -449,39 +447,31 @@ pub fn supervise(
         match started {
             Some(Ok(())) => {}
             Some(Err(e)) => {
-                procs.stop().await;
+                procs.0.stop_all().await;
                 return Err(e);
             }
             None => {
                 eprintln!("localnet: stopping before every node was up");
-                procs.stop().await;
+                procs.0.stop_all().await;
                 return Ok(());
             }
         }
         println!("{}", serde_json::to_string_pretty(&summary)?);
         eprintln!("ready");
-        loop {
+        let shutdown = async {
             tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {
-                    for p in procs.reap() {
-                        eprintln!(
-                            "localnet: {} exited unexpectedly ({}); the others keep running; see {}{}",
-                            p.label,
-                            p.exited.map(|s| s.to_string()).unwrap_or_default(),
-                            p.log.display(),
-                            log_tail(&p.log),
-                        );
-                    }
-                    if procs.running() == 0 {
-                        anyhow::bail!("every localnet process has exited; see the logs above");
-                    }
-                }
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-        }
-        eprintln!("localnet: stopping");
-        procs.stop().await;
+            eprintln!(
+                "localnet: stopping (consensus first, then ledger-distribution, then the gateways)"
+            );
+        };
+        procs
+            .0
+            .run(shutdown)
+            .await
+            .context("the localnet stopped (see the lines above)")?;
         eprintln!("localnet: stopped");
         Ok(())
     })

@@ -93,9 +93,18 @@ impl Localnet {
     /// between (by another test's outgoing connection); then it starts over in a new
     /// directory, up to three times.
     pub fn start(nodes: usize) -> Self {
+        Self::start_with(nodes, &["--no-restart"])
+    }
+
+    /// [`Self::start`] with the supervisor restarting children that die.
+    pub fn start_supervised(nodes: usize) -> Self {
+        Self::start_with(nodes, &[])
+    }
+
+    fn start_with(nodes: usize, extra: &[&str]) -> Self {
         let mut attempt = 1;
         loop {
-            match Self::try_start_in(tempfile::tempdir().unwrap(), nodes) {
+            match Self::try_start_in(tempfile::tempdir().unwrap(), nodes, extra) {
                 Ok(net) => return net,
                 Err(e) if e.contains("is taken") && attempt < 3 => {
                     eprintln!("[localnet harness] a port was taken; starting over");
@@ -106,18 +115,20 @@ impl Localnet {
         }
     }
 
-    /// Starts (or restarts) the localnet in `dir`.
+    /// Starts (or restarts) the localnet in `dir` (children that die are not restarted:
+    /// the tests stop and start nodes themselves).
     pub fn start_in(dir: tempfile::TempDir, nodes: usize) -> Self {
-        Self::try_start_in(dir, nodes).unwrap_or_else(|e| panic!("{e}"))
+        Self::try_start_in(dir, nodes, &["--no-restart"]).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn try_start_in(dir: tempfile::TempDir, nodes: usize) -> Result<Self, String> {
+    fn try_start_in(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Result<Self, String> {
         node_binary("consensus-service");
         node_binary("ledger-distribution");
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcnode"))
             .args(["localnet", "--dir", path(dir.path())])
             .args(["--nodes", &nodes.to_string(), "--base-port", "0"])
             .args(["--ready-timeout", "150"])
+            .args(extra)
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -640,7 +651,7 @@ fn consensus_service_refuses_a_broken_network_toml() {
 /// block; `status`, `heights`, `wait-for-block`; a restart reuses the ports.
 #[test]
 fn a_real_localnet_starts_agrees_on_the_origin_and_restarts() {
-    let net = Localnet::start(4);
+    let net = Localnet::start_supervised(4);
     let dir = net.dir.path().to_path_buf();
     assert_eq!(net.summary["nodes"].as_array().unwrap().len(), 4);
     for n in net.summary["nodes"].as_array().unwrap() {
@@ -692,6 +703,22 @@ fn a_real_localnet_starts_agrees_on_the_origin_and_restarts() {
     assert!(!ok);
     assert!(err.contains("timed out"), "{err}");
 
+    // A child that dies is restarted by the supervisor (node0's ledger-distribution).
+    let pid = distribution_pid(&dir, "node0").expect("node0's ledger-distribution runs");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match distribution_pid(&dir, "node0") {
+            Some(p) if p != pid => break,
+            _ if Instant::now() > deadline => panic!("ledger-distribution was not restarted"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+
     // A second `mcnode localnet` on the same directory is refused while this one runs.
     let (ok, _, err) = mcnode(&["localnet", "--dir", path(&dir)]);
     assert!(!ok);
@@ -710,4 +737,23 @@ fn a_real_localnet_starts_agrees_on_the_origin_and_restarts() {
     let (ok, j, err) = mcnode(&["heights", "--dir", path(&dir)]);
     assert!(ok, "{err}");
     assert_eq!(j["height"], 1);
+}
+
+/// The pid of the `ledger-distribution` whose arguments name `node`'s directory in the
+/// localnet `dir` (from /proc).
+fn distribution_pid(dir: &Path, node: &str) -> Option<i32> {
+    let want = dir.join(node);
+    let want = want.to_string_lossy();
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_distribution = args.first()?.ends_with("ledger-distribution");
+        let is_node = args.iter().any(|a| a.starts_with(want.as_ref()));
+        (is_distribution && is_node).then_some(pid)
+    })
 }

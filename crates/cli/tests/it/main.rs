@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod archive;
+mod durability;
 mod localnet;
 mod node;
 

@@ -6,6 +6,7 @@
 
 mod common;
 mod fake_node;
+mod faults;
 mod manifest;
 mod node;
 mod payment;

@@ -1,4 +1,4 @@
-//! When a supervised process that exited is started again, and when the entrypoint gives
+//! When a supervised process that exited is started again, and when the supervisor gives
 //! up. Pure: the caller says how long the run lasted and how it ended.
 //!
 //! * A run that lasted at least [`RestartPolicy::stable_after`] was healthy: the next
@@ -7,8 +7,8 @@
 //!   [`RestartPolicy::max_backoff`].
 //! * After [`RestartPolicy::max_failures`] failures in a row, or at once when a short run
 //!   ended with exit status 2 (clap's usage error: the arguments are wrong and a restart
-//!   cannot help), the entrypoint gives up: it stops the other processes and exits
-//!   non-zero, so a misconfigured container fails visibly instead of looping.
+//!   cannot help), the supervisor gives up: it stops the other processes and exits
+//!   non-zero, so a misconfigured node fails visibly instead of looping.
 
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ pub struct RestartPolicy {
     pub max_backoff: Duration,
     /// A run at least this long was healthy (default 60 s).
     pub stable_after: Duration,
-    /// Short runs in a row after which the entrypoint gives up (default 5).
+    /// Short runs in a row after which the supervisor gives up (default 5).
     pub max_failures: u32,
 }
 
