@@ -30,6 +30,10 @@ pub struct CoreConfig {
     pub validate_batch: usize,
     /// Most transactions relayed to peers in one go. Default 200.
     pub relay_batch: usize,
+    /// A transaction accepted from a client and still pending this long after it was
+    /// relayed is relayed again (a peer may have been down or the relay lost), the wait
+    /// doubling each time up to 30 s, ms. Default 2000.
+    pub relay_retry_ms: u64,
 }
 
 impl Default for CoreConfig {
@@ -45,6 +49,7 @@ impl Default for CoreConfig {
             fetch: FetchConfig::default(),
             validate_batch: 64,
             relay_batch: 200,
+            relay_retry_ms: 2_000,
         }
     }
 }
@@ -81,7 +86,7 @@ impl CoreConfig {
         {
             return Err(ConfigError("fetch limits must be positive"));
         }
-        if self.validate_batch == 0 || self.relay_batch == 0 {
+        if self.validate_batch == 0 || self.relay_batch == 0 || self.relay_retry_ms == 0 {
             return Err(ConfigError("batch sizes must be positive"));
         }
         Ok(())

@@ -48,6 +48,8 @@ use crate::{
 
 /// Block ids remembered (to check the parent named by messages about recent slots).
 const RECENT_IDS: usize = 16;
+/// Longest wait between two relays of one pending transaction, ms.
+const RELAY_RETRY_MAX_MS: u64 = 30_000;
 
 /// Something the shell must do.
 #[derive(Clone, Debug)]
@@ -197,6 +199,8 @@ pub struct Legacy {
     pub ignore_nominations_unless_proposed: bool,
     /// Transactions are admitted without checking the blocks appended since their check.
     pub skip_recent_block_check: bool,
+    /// A relay that did not reach a peer is never repeated.
+    pub no_relay_repair: bool,
 }
 
 /// Counters of the core (monotonic, for metrics).
@@ -222,6 +226,8 @@ pub struct CoreStats {
     pub stalls: u64,
     /// Blocks the shell could not form.
     pub form_failures: u64,
+    /// Client transactions relayed again because they were still pending.
+    pub relayed_again: u64,
 }
 
 /// The core's state, for gauges and the admin API.
@@ -301,6 +307,10 @@ pub struct NodeCore<B> {
     awaited: BTreeSet<TxHash>,
     peer_heights: BTreeMap<NodeId, u64>,
     behind_since: Option<Millis>,
+    /// A catch-up that appended nothing: no new one before this time.
+    catch_up_after: Millis,
+    /// Blocks appended since the current catch-up started.
+    caught_up_blocks: u64,
     last_probe: Option<Millis>,
     heard: BTreeMap<NodeId, (SlotIndex, Millis)>,
     slot_started: Millis,
@@ -311,6 +321,8 @@ pub struct NodeCore<B> {
     actions: Vec<Action<B>>,
     legacy: Legacy,
     legacy_waiting: Vec<Envelope>,
+    /// Client transactions to relay again while they are pending: when, and the wait after.
+    relay_again: BTreeMap<TxHash, (Millis, u64)>,
 }
 
 impl<B> std::fmt::Debug for NodeCore<B> {
@@ -355,6 +367,8 @@ impl<B: Clone> NodeCore<B> {
             awaited: BTreeSet::new(),
             peer_heights: BTreeMap::new(),
             behind_since: None,
+            catch_up_after: 0,
+            caught_up_blocks: 0,
             last_probe: None,
             heard: BTreeMap::new(),
             slot_started: now,
@@ -365,6 +379,7 @@ impl<B: Clone> NodeCore<B> {
             actions: Vec::new(),
             legacy: Legacy::default(),
             legacy_waiting: Vec::new(),
+            relay_again: BTreeMap::new(),
         };
         let slot = core.slot();
         for msg in restored.iter().filter(|m| m.slot == slot) {
@@ -480,7 +495,8 @@ impl<B: Clone> NodeCore<B> {
     /// When [`NodeCore::tick`] next has work, if ever (the shell also calls it at least
     /// every [`CoreConfig::probe_interval_ms`]).
     pub fn next_wakeup(&self) -> Option<Millis> {
-        [self.scp.next_timeout(), self.fetcher.next_wakeup()]
+        let relay = self.relay_again.values().map(|(at, _)| *at).min();
+        [self.scp.next_timeout(), self.fetcher.next_wakeup(), relay]
             .into_iter()
             .flatten()
             .min()
@@ -498,7 +514,39 @@ impl<B: Clone> NodeCore<B> {
         }
         self.maybe_catch_up(now);
         self.check_stall(now);
+        self.repeat_relays(now);
         self.pump(now);
+    }
+
+    /// Relays again the client transactions still pending after their wait.
+    fn repeat_relays(&mut self, now: Millis) {
+        if self.relay_again.is_empty() {
+            return;
+        }
+        let policy = self.scp.policy();
+        self.relay_again.retain(|h, _| policy.store().contains(h));
+        let due: Vec<TxHash> = self
+            .relay_again
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(h, _)| *h)
+            .take(self.cfg.relay_batch)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let mut bodies = Vec::with_capacity(due.len());
+        for h in &due {
+            if let Some(tx) = self.store().get(h) {
+                bodies.push(tx.body.clone());
+            }
+            if let Some(entry) = self.relay_again.get_mut(h) {
+                let wait = entry.1.saturating_mul(2).min(RELAY_RETRY_MAX_MS);
+                *entry = (now.saturating_add(wait), wait);
+            }
+        }
+        self.stats.relayed_again += bodies.len() as u64;
+        self.actions.push(Action::Relay(bodies));
     }
 
     /// A peer's SCP envelope, signature verified by the shell.
@@ -582,6 +630,11 @@ impl<B: Clone> NodeCore<B> {
         {
             Ok(Inserted::New) => {
                 self.actions.push(Action::Relay(vec![body]));
+                if !self.legacy.no_relay_repair {
+                    let wait = self.cfg.relay_retry_ms;
+                    self.relay_again
+                        .insert(hash, (now.saturating_add(wait), wait));
+                }
                 self.arrived(&[hash], now);
                 ClientVerdict::Accepted
             }
@@ -707,6 +760,9 @@ impl<B: Clone> NodeCore<B> {
             });
         }
         self.store_mut().apply_block(&block);
+        if self.busy == Some(Busy::CatchingUp) {
+            self.caught_up_blocks += 1;
+        }
         for h in block.included.iter().chain(&block.dropped) {
             self.fetcher.resolved(h);
         }
@@ -761,6 +817,11 @@ impl<B: Clone> NodeCore<B> {
     pub fn on_catch_up_done(&mut self, now: Millis) {
         if self.busy == Some(Busy::CatchingUp) {
             self.busy = None;
+            if self.caught_up_blocks == 0 {
+                // Nothing came: ask the peers for their heights before trying again.
+                self.catch_up_after = now.saturating_add(self.cfg.probe_interval_ms);
+                self.last_probe = None;
+            }
         }
         if !self.is_behind() {
             self.behind_since = None;
@@ -796,8 +857,12 @@ impl<B: Clone> NodeCore<B> {
         self.peer_heights.values().copied().max().unwrap_or(0)
     }
 
+    /// Behind when a v-blocking set of this node's quorum set holds more blocks than it:
+    /// one peer's word (which may be a lie) is not enough.
     fn is_behind(&self) -> bool {
-        self.highest_peer_height() > self.slot()
+        let slot = self.slot();
+        self.quorum_set
+            .is_v_blocking(&|n| self.peer_heights.get(n).is_some_and(|h| *h > slot))
     }
 
     fn note_work(&mut self, now: Millis) {
@@ -909,8 +974,12 @@ impl<B: Clone> NodeCore<B> {
     fn maybe_catch_up(&mut self, now: Millis) {
         if self.is_behind() {
             let since = *self.behind_since.get_or_insert(now);
-            if self.busy.is_none() && now.saturating_sub(since) >= self.cfg.behind_grace_ms {
+            if self.busy.is_none()
+                && now.saturating_sub(since) >= self.cfg.behind_grace_ms
+                && now >= self.catch_up_after
+            {
                 self.busy = Some(Busy::CatchingUp);
+                self.caught_up_blocks = 0;
                 self.stats.catch_ups += 1;
                 self.actions.push(Action::CatchUp { tip: self.tip });
             }
@@ -1050,10 +1119,12 @@ impl<B: Clone> NodeCore<B> {
             if env.msg.slot != slot {
                 continue;
             }
+            // The old driver handed a message to SCP once its fetch had tried every peer.
             let pending = env.msg.values().into_iter().any(|v| {
-                v.hashes()
-                    .iter()
-                    .any(|h| self.fetcher.is_wanted(h) || self.validating.contains_key(h))
+                v.hashes().iter().any(|h| {
+                    (self.fetcher.is_wanted(h) && !self.fetcher.tried_everyone(h))
+                        || self.validating.contains_key(h)
+                })
             });
             if pending {
                 self.legacy_waiting.push(env);

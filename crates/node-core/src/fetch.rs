@@ -16,6 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::types::{FetchId, Millis, NodeId, SlotIndex, TxHash};
 
+/// Answers in a row that may defer a hash before the peer counts as failing for it.
+pub const MAX_DEFERRALS: u32 = 3;
+
 /// Limits and timing of fetching.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchConfig {
@@ -43,7 +46,7 @@ impl Default for FetchConfig {
         Self {
             max_per_request: 256,
             max_in_flight_per_peer: 4,
-            timeout_ms: 10_000,
+            timeout_ms: 2_000,
             backoff_min_ms: 100,
             backoff_max_ms: 5_000,
             max_attempts: 40,
@@ -61,6 +64,8 @@ struct Want {
     attempts: u32,
     /// Rounds completed over all peers.
     rounds: u32,
+    /// Answers in a row that deferred it (a peer that always defers is skipped).
+    deferrals: u32,
     /// Peers tried in this round.
     tried: BTreeSet<NodeId>,
     in_flight: Option<FetchId>,
@@ -111,6 +116,9 @@ pub struct Fetcher {
     requests: BTreeMap<FetchId, Request>,
     next_id: FetchId,
     stats: FetchStats,
+    /// When [`Fetcher::poll`] last ran: a hash due by then but not asked for waits for a
+    /// request to finish (its peers are at their in-flight limit), not for a timer.
+    last_poll: Option<Millis>,
 }
 
 impl Fetcher {
@@ -123,6 +131,7 @@ impl Fetcher {
             requests: BTreeMap::new(),
             next_id: 1,
             stats: FetchStats::default(),
+            last_poll: None,
         }
     }
 
@@ -146,6 +155,11 @@ impl Fetcher {
         self.stats
     }
 
+    /// True when every peer was asked for `hash` at least once (or it is not wanted).
+    pub fn tried_everyone(&self, hash: &TxHash) -> bool {
+        self.wanted.get(hash).is_none_or(|w| w.rounds > 0)
+    }
+
     /// True when `hash` is wanted.
     pub fn is_wanted(&self, hash: &TxHash) -> bool {
         self.wanted.contains_key(hash)
@@ -166,6 +180,7 @@ impl Fetcher {
                 named_by: Vec::new(),
                 attempts: 0,
                 rounds: 0,
+                deferrals: 0,
                 tried: BTreeSet::new(),
                 in_flight: None,
                 retry_at: now,
@@ -245,6 +260,7 @@ impl Fetcher {
 
     /// The requests to make now (expiring those past their deadline first).
     pub fn poll(&mut self, now: Millis) -> Vec<FetchRequest> {
+        self.last_poll = Some(now);
         let expired: Vec<FetchId> = self
             .requests
             .iter()
@@ -326,13 +342,24 @@ impl Fetcher {
                 }
             }
         }
+        let mut deferred_too_often = Vec::new();
         for h in deferred {
             if let Some(w) = self.wanted.get_mut(h) {
                 if w.in_flight == Some(id) {
                     w.in_flight = None;
                     w.retry_at = now;
+                    w.deferrals += 1;
+                    if w.deferrals > MAX_DEFERRALS {
+                        // An honest peer sends a full answer each time: this one keeps
+                        // saying "later". Count it as a failure, so others are asked.
+                        w.deferrals = 0;
+                        deferred_too_often.push(*h);
+                    }
                 }
             }
+        }
+        for h in deferred_too_often {
+            self.failed_once(&h, &req.peer, now);
         }
         let lacking: BTreeSet<&TxHash> = lacking.iter().collect();
         let answered: BTreeSet<&TxHash> = received.iter().chain(deferred).collect();
@@ -367,6 +394,7 @@ impl Fetcher {
             .values()
             .filter(|w| w.in_flight.is_none())
             .map(|w| w.retry_at)
+            .filter(|t| self.last_poll.is_none_or(|p| *t > p))
             .min();
         let deadline = self.requests.values().map(|r| r.deadline).min();
         match (retry, deadline) {
@@ -450,9 +478,21 @@ mod tests {
         assert_eq!(r[0].hashes, vec![h(2)]);
         assert_eq!(r[0].peer, id("a:1"));
         // No answer: after the timeout the next peer is asked.
-        let r = f.poll(5 + 10_000);
+        let r = f.poll(5 + 2_000);
         assert_eq!(r[0].peer, id("b:1"));
         assert_eq!(f.stats().failures, 1);
+    }
+
+    #[test]
+    fn a_peer_that_always_defers_is_skipped() {
+        let mut f = fetcher();
+        f.want(h(1), Some(&id("a:1")), 5, 0);
+        for _ in 0..=MAX_DEFERRALS {
+            let r = f.poll(0);
+            assert_eq!(r[0].peer, id("a:1"));
+            f.answered(r[0].id, &[], &[], &[h(1)], 0);
+        }
+        assert_eq!(f.poll(0)[0].peer, id("b:1"));
     }
 
     #[test]

@@ -38,8 +38,8 @@ pub mod types;
 pub mod value;
 
 pub use crate::core::{
-    validity_at, Action, ClientVerdict, CoreError, CoreStats, CoreStatus, HeardMember, Legacy, NodeCore,
-    Notice, StallReport,
+    validity_at, Action, ClientVerdict, CoreError, CoreStats, CoreStatus, HeardMember, Legacy,
+    NodeCore, Notice, StallReport,
 };
 pub use config::{ConfigError, CoreConfig};
 pub use fetch::{FetchConfig, FetchRequest, FetchStats};

@@ -254,7 +254,8 @@ impl<B> TxStore<B> {
     /// not all remembered).
     pub fn needs_recheck(&self, checked_for: u64, next_block: u64) -> bool {
         !self.skip_recent_check
-            && checked_for < next_block && checked_for < self.recent.front().map_or(u64::MAX, |b| b.index)
+            && checked_for < next_block
+            && checked_for < self.recent.front().map_or(u64::MAX, |b| b.index)
     }
 
     /// Whether a block from `checked_for` on spends one of `tx`'s key images or creates

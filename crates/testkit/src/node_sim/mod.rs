@@ -49,8 +49,8 @@ use crate::{SimError, Topology};
 pub enum Scenario {
     /// Random faults drawn from [`NodeSimOptions::faults`].
     Random,
-    /// One node misses a transaction's relay and its first fetches fail, while the other
-    /// nodes go on to ballot on it; that node is needed for a quorum.
+    /// One node, needed for a quorum, misses the relays of transactions its peers ballot
+    /// on, and its fetches fail: it learns them only when they are relayed again.
     LateTx,
     /// Only one node holds a pending transaction (its relays are lost for a while).
     OnlyOneHasTx,
@@ -182,7 +182,7 @@ impl NodeSimOptions {
                 self.double_spends = 0;
                 self.invalid_txs = 0;
                 self.submit_window_ms = 3_000;
-                self.gap_bound_ms = 8_000;
+                self.gap_bound_ms = 9_000;
                 self.liveness_bound_ms = 20_000;
             }
             Scenario::OnlyOneHasTx => {
@@ -217,7 +217,6 @@ impl NodeSimOptions {
                 self.double_spends = 0;
                 self.invalid_txs = 0;
                 self.submit_window_ms = 5_000;
-                self.validate_ms = (40, 40);
                 self.gap_bound_ms = 5_000;
                 self.liveness_bound_ms = 20_000;
             }
@@ -283,6 +282,10 @@ pub struct NodeRunOutcome {
     pub liveness_failure: Option<String>,
     /// SHA-256 over every event, hex.
     pub digest: String,
+    /// When liveness failed: each honest node's state at the end (core status and its
+    /// current slot's SCP snapshot), for debugging.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stuck: Vec<serde_json::Value>,
 }
 
 impl NodeRunOutcome {

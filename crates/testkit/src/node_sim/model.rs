@@ -432,8 +432,8 @@ impl Plan {
 
     /// Whether `a` and `b` are cut off from each other at `now`.
     pub fn cut(&self, now: u64, a: usize, b: usize) -> bool {
-        self.partitions
-            .iter()
-            .any(|(from, to, side)| now >= *from && now < *to && side.contains(&a) != side.contains(&b))
+        self.partitions.iter().any(|(from, to, side)| {
+            now >= *from && now < *to && side.contains(&a) != side.contains(&b)
+        })
     }
 }

@@ -63,18 +63,56 @@ enum Net {
 
 #[derive(Debug)]
 enum Ev {
-    Deliver { from: usize, to: usize, msg: Net },
-    Timer { node: usize, gen: u64 },
-    Tick { node: usize, inc: u64 },
+    Deliver {
+        from: usize,
+        to: usize,
+        msg: Net,
+    },
+    Timer {
+        node: usize,
+        gen: u64,
+    },
+    Tick {
+        node: usize,
+        inc: u64,
+    },
     /// A validation starts: the verdict is taken against the ledger now.
-    ValidationStart { node: usize, inc: u64, txs: Vec<SimTxId>, client: bool },
-    ValidationDone { node: usize, inc: u64, checked: Vec<(SimTxId, u64, bool)>, client: bool },
-    FormDone { node: usize, inc: u64, index: u64, txs: Vec<SimTxId> },
-    CatchUpTimeout { node: usize, inc: u64, req: u64 },
-    Submit { tx: SimTxId, to: Option<usize> },
-    Crash { node: usize },
-    Restart { node: usize },
-    ByzTick { node: usize },
+    ValidationStart {
+        node: usize,
+        inc: u64,
+        txs: Vec<SimTxId>,
+        client: bool,
+    },
+    ValidationDone {
+        node: usize,
+        inc: u64,
+        checked: Vec<(SimTxId, u64, bool)>,
+        client: bool,
+    },
+    FormDone {
+        node: usize,
+        inc: u64,
+        index: u64,
+        txs: Vec<SimTxId>,
+    },
+    CatchUpTimeout {
+        node: usize,
+        inc: u64,
+        req: u64,
+    },
+    Submit {
+        tx: SimTxId,
+        to: Option<usize>,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    ByzTick {
+        node: usize,
+    },
 }
 
 struct Event {
@@ -118,7 +156,11 @@ struct Node {
     timer_gen: u64,
     timer_at: Option<u64>,
     validate_ms: u64,
+    /// Validation time of a client's transaction (the client service validates on its own
+    /// threads), ms.
+    client_validate_ms: u64,
     lane_free: u64,
+    client_lane_free: u64,
     /// Legacy transport: when each outgoing link is free again.
     link_free: Vec<u64>,
     catch_up: Option<u64>,
@@ -149,6 +191,8 @@ pub(super) struct World<'a> {
     /// Since when acknowledged transactions have been waiting for a block.
     wait_started: Option<u64>,
     submitted: BTreeSet<SimTxId>,
+    /// Submissions the client has no answer to yet, and the node they went to.
+    outstanding: BTreeMap<SimTxId, usize>,
     agreed: BTreeMap<u64, BlockId>,
     highest: u64,
     last_new_block_at: u64,
@@ -225,6 +269,7 @@ impl<'a> World<'a> {
             safety_violations: Vec::new(),
             liveness_failure: None,
             digest: String::new(),
+            stuck: Vec::new(),
         };
         let mut index_of = BTreeMap::new();
         let mut nodes = Vec::new();
@@ -247,7 +292,9 @@ impl<'a> World<'a> {
                 timer_gen: 0,
                 timer_at: None,
                 validate_ms: rng.gen_range(vlo..=vhi) * slow,
+                client_validate_ms: 0,
                 lane_free: 0,
+                client_lane_free: 0,
                 link_free: vec![0; n],
                 catch_up: None,
                 seen: HashSet::new(),
@@ -272,6 +319,7 @@ impl<'a> World<'a> {
             acked_by: BTreeMap::new(),
             wait_started: None,
             submitted: BTreeSet::new(),
+            outstanding: BTreeMap::new(),
             agreed: BTreeMap::new(),
             highest: 1,
             last_new_block_at: 0,
@@ -280,6 +328,9 @@ impl<'a> World<'a> {
             relay_blocked: Vec::new(),
             fetch_answers_blocked: Vec::new(),
         };
+        for n in &mut w.nodes {
+            n.client_validate_ms = n.validate_ms;
+        }
         w.set_up_scenario();
         for i in 0..n {
             if w.nodes[i].role != Role::Byzantine(NodeFault::Silent) {
@@ -331,11 +382,12 @@ impl<'a> World<'a> {
                 }
             }
             Scenario::LateTx => {
-                // Node 3 is down: nodes 0, 1, 2 are all needed. Node 2 gets no relays, and
-                // its fetches go unanswered for the first 4 s.
+                // Node 3 is down: nodes 0, 1, 2 are all needed. Node 2's fetches are never
+                // answered, and it gets no relays for the first 4 s: it learns the
+                // transactions its peers ballot on only when they relay them again.
                 self.nodes[n - 1].role = Role::Byzantine(NodeFault::Silent);
-                self.relay_blocked.push((usize::MAX, Some(2), u64::MAX));
-                self.fetch_answers_blocked.push((2, 4_000));
+                self.relay_blocked.push((usize::MAX, Some(2), 4_000));
+                self.fetch_answers_blocked.push((2, u64::MAX));
                 for tx in all {
                     let at = self.rng.gen_range(0..window);
                     let to = self.rng.gen_range(0..2);
@@ -369,12 +421,14 @@ impl<'a> World<'a> {
             }
             Scenario::AcceptAppendRace => {
                 // Each payment goes to node 0, then again to node 1 a little later (a wallet
-                // retrying): node 1 validates it (40 ms) while the block holding it may be
-                // appended.
+                // retrying). Node 1 validates clients' transactions slowly (300 ms), so the
+                // copy it checked may reach its core after the block that holds the relayed
+                // copy.
+                self.nodes[1].client_validate_ms = 300;
                 for tx in all {
                     let at = self.rng.gen_range(0..window);
                     self.push(at, Ev::Submit { tx, to: Some(0) });
-                    let again = at + self.rng.gen_range(0..1_500);
+                    let again = at + self.rng.gen_range(0..300);
                     self.push(again, Ev::Submit { tx, to: Some(1) });
                     self.last_submit_ms = self.last_submit_ms.max(again);
                 }
@@ -438,6 +492,7 @@ impl<'a> World<'a> {
             }
             self.now = e.at;
             events += 1;
+
             if events > self.opts.max_events {
                 self.out.liveness_failure = Some(format!(
                     "event budget of {} exhausted at {} ms",
@@ -455,7 +510,7 @@ impl<'a> World<'a> {
 
     /// Every transaction that must commit is in every honest node's ledger (or its twin).
     fn done(&self) -> bool {
-        if self.must.is_empty() && self.submitted.len() < self.u.txs.len() {
+        if !self.outstanding.is_empty() {
             return false;
         }
         self.nodes
@@ -480,12 +535,12 @@ impl<'a> World<'a> {
 
     fn finish(mut self) -> NodeRunOutcome {
         self.out.simulated_ms = self.now;
-        let honest: Vec<&Node> = self.nodes.iter().filter(|n| n.role == Role::Honest).collect();
-        self.out.blocks = honest
+        let honest: Vec<&Node> = self
+            .nodes
             .iter()
-            .map(|n| n.ledger.height())
-            .min()
-            .unwrap_or(0);
+            .filter(|n| n.role == Role::Honest)
+            .collect();
+        self.out.blocks = honest.iter().map(|n| n.ledger.height()).min().unwrap_or(0);
         self.out.committed = (0..self.u.txs.len() as u32)
             .filter(|t| honest.iter().all(|n| n.ledger.holds.contains_key(t)))
             .count() as u64;
@@ -517,6 +572,44 @@ impl<'a> World<'a> {
                     "a gap of {} ms between blocks while transactions waited (bound {} ms)",
                     self.out.max_block_gap_ms, self.opts.gap_bound_ms
                 ));
+            }
+        }
+        if self.out.liveness_failure.is_some() {
+            for (i, n) in self.nodes.iter().enumerate() {
+                let Some(c) = n.core.as_ref().filter(|_| n.role == Role::Honest) else {
+                    continue;
+                };
+                let lacking: Vec<SimTxId> = self
+                    .must
+                    .iter()
+                    .copied()
+                    .filter(|t| !self.settled(n, *t))
+                    .take(10)
+                    .collect();
+                let held: Vec<bool> = lacking
+                    .iter()
+                    .map(|t| c.store().contains(&self.u.txs[*t as usize].facts.hash))
+                    .collect();
+                self.out.stuck.push(serde_json::json!({
+                    "node": i,
+                    "up": n.up,
+                    "height": n.ledger.height(),
+                    "status": c.status(),
+                    "stats": c.stats(),
+                    "lacking": lacking,
+                    "lacking_held_here": held,
+                    "acked_by": lacking.iter().map(|t| self.acked_by.get(t).cloned().unwrap_or_default()).collect::<Vec<_>>(),
+                    "scp": c.scp().snapshot(c.slot()).map(|s| serde_json::json!({
+                        "phase": s.phase,
+                        "round": s.nomination.round,
+                        "leaders": s.nomination.leaders,
+                        "voted": s.nomination.voted.len(),
+                        "candidates": s.nomination.candidates.len(),
+                        "b": s.ballot.b.as_ref().map(|b| b.counter),
+                        "nominations_from": s.latest_nominations.keys().collect::<Vec<_>>(),
+                        "ballots_from": s.latest_ballots.keys().collect::<Vec<_>>(),
+                    })),
+                }));
             }
         }
         self.digest.update(self.now.to_le_bytes());
@@ -570,7 +663,12 @@ impl<'a> World<'a> {
                     .iter()
                     .map(|t| (*t, h, ledger.admits(&self.u, *t)))
                     .collect();
-                let cost = self.nodes[node].validate_ms * txs.len() as u64;
+                let per = if client {
+                    self.nodes[node].client_validate_ms
+                } else {
+                    self.nodes[node].validate_ms
+                };
+                let cost = per * txs.len() as u64;
                 self.push(
                     self.now + cost,
                     Ev::ValidationDone {
@@ -654,8 +752,11 @@ impl<'a> World<'a> {
                 n.timer_at = None;
                 n.catch_up = None;
                 n.lane_free = 0;
+                n.client_lane_free = 0;
                 n.seen.clear();
                 n.seen_order.clear();
+                // The client gets no answer from a crashed node.
+                self.outstanding.retain(|_, to| *to != node);
                 // What it acknowledged and held only in memory may be lost: no longer
                 // required unless another node acknowledged it too.
                 let open = std::mem::take(&mut n.acked_open);
@@ -709,13 +810,19 @@ impl<'a> World<'a> {
             return;
         }
         self.log(&[6, tx as u64, target as u64]);
+        self.outstanding.insert(tx, target);
         self.schedule_validation(target, vec![tx], true);
     }
 
     fn schedule_validation(&mut self, node: usize, txs: Vec<SimTxId>, client: bool) {
         let n = &mut self.nodes[node];
-        let start = self.now.max(n.lane_free);
-        n.lane_free = start + n.validate_ms * txs.len() as u64;
+        let (lane, per) = if client {
+            (&mut n.client_lane_free, n.client_validate_ms)
+        } else {
+            (&mut n.lane_free, n.validate_ms)
+        };
+        let start = self.now.max(*lane);
+        *lane = start + per * txs.len() as u64;
         let inc = n.inc;
         self.push(
             start,
@@ -729,6 +836,9 @@ impl<'a> World<'a> {
     }
 
     fn client_checked(&mut self, node: usize, tx: SimTxId, checked_for: u64, ok: bool) {
+        if self.outstanding.get(&tx) == Some(&node) {
+            self.outstanding.remove(&tx);
+        }
         if !ok {
             return;
         }
@@ -747,7 +857,10 @@ impl<'a> World<'a> {
                 }
                 self.check_stale(node, &[tx]);
             }
-            ClientVerdict::Recheck => self.schedule_validation(node, vec![tx], true),
+            ClientVerdict::Recheck => {
+                self.outstanding.insert(tx, node);
+                self.schedule_validation(node, vec![tx], true)
+            }
             ClientVerdict::Refused(_) => {}
         }
     }
@@ -802,8 +915,16 @@ impl<'a> World<'a> {
             index: b.index,
             id: b.id,
             parent_id: b.parent,
-            key_images: b.txs.iter().flat_map(|t| facts(t).key_images.clone()).collect(),
-            output_keys: b.txs.iter().flat_map(|t| facts(t).output_keys.clone()).collect(),
+            key_images: b
+                .txs
+                .iter()
+                .flat_map(|t| facts(t).key_images.clone())
+                .collect(),
+            output_keys: b
+                .txs
+                .iter()
+                .flat_map(|t| facts(t).output_keys.clone())
+                .collect(),
             included: b.txs.iter().map(|t| facts(t).hash).collect(),
             dropped: dropped.iter().map(|t| facts(t).hash).collect(),
         }
@@ -937,26 +1058,21 @@ impl<'a> World<'a> {
                     );
                 }
                 Action::CatchUp { tip } => {
-                    let core = self.nodes[i].core.as_ref();
-                    let target = core
-                        .and_then(|c| {
-                            c.peer_heights()
-                                .iter()
-                                .max_by_key(|(_, h)| **h)
-                                .and_then(|(p, _)| self.index_of.get(p).copied())
-                        })
-                        .unwrap_or((i + 1) % self.nodes.len());
+                    // As the real shell: ask every peer (the first answer with blocks is
+                    // used; a peer that lies or is away is skipped).
                     let req = self.next_req;
                     self.next_req += 1;
                     self.nodes[i].catch_up = Some(req);
-                    self.send(
-                        i,
-                        target,
-                        Net::BlocksReq {
-                            req,
-                            from: tip.index + 1,
-                        },
-                    );
+                    for target in (0..self.nodes.len()).filter(|j| *j != i) {
+                        self.send(
+                            i,
+                            target,
+                            Net::BlocksReq {
+                                req,
+                                from: tip.index + 1,
+                            },
+                        );
+                    }
                     let inc = self.nodes[i].inc;
                     self.push(
                         self.now + CATCH_UP_TIMEOUT_MS,
@@ -980,7 +1096,8 @@ impl<'a> World<'a> {
                 n.timer_gen += 1;
                 n.timer_at = Some(t);
                 let gen = n.timer_gen;
-                self.push(t.max(self.now), Ev::Timer { node: i, gen });
+                // A wakeup due now runs after this instant's other events.
+                self.push(t.max(self.now + 1), Ev::Timer { node: i, gen });
             }
         }
     }
@@ -1014,7 +1131,11 @@ impl<'a> World<'a> {
                 && self.plan.relay_loss > 0.0
                 && self.rng.gen_bool(self.plan.relay_loss)
             {
-                *self.out.fault_events.entry(NodeFault::RelayLoss).or_default() += 1;
+                *self
+                    .out
+                    .fault_events
+                    .entry(NodeFault::RelayLoss)
+                    .or_default() += 1;
                 return;
             }
             if self.plan.loss > 0.0 && self.rng.gen_bool(self.plan.loss) {
@@ -1055,7 +1176,14 @@ impl<'a> World<'a> {
             };
             if let Some(copy) = copy {
                 let extra = self.rng.gen_range(0..=50);
-                self.push(at + extra, Ev::Deliver { from, to, msg: copy });
+                self.push(
+                    at + extra,
+                    Ev::Deliver {
+                        from,
+                        to,
+                        msg: copy,
+                    },
+                );
             }
         }
         self.push(at, Ev::Deliver { from, to, msg });
@@ -1175,7 +1303,7 @@ impl<'a> World<'a> {
                 self.send(to, from, Net::BlocksAnswer { req, blocks });
             }
             Net::BlocksAnswer { req, blocks } => {
-                if self.nodes[to].catch_up != Some(req) {
+                if self.nodes[to].catch_up != Some(req) || blocks.is_empty() {
                     return;
                 }
                 self.nodes[to].catch_up = None;

@@ -2,7 +2,7 @@
 //! the Byzantine tolerance of each topology.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod simulation;
 mod node_sim;
+mod simulation;
 mod soak;
 mod topology;
