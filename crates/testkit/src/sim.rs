@@ -65,7 +65,6 @@ impl SimPolicy {
                 .iter()
                 .all(|e| (e / TX_PER_SLOT) as u64 == slot && e % TX_PER_SLOT != TX_PER_SLOT - 1)
     }
-
 }
 
 /// The transaction honest node `node` proposes in `slot` (or a Byzantine tag >= 1000).
