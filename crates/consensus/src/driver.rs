@@ -175,7 +175,13 @@ impl Driver {
     async fn on_event(&mut self, ev: Event) -> Result<(), DriverError> {
         match ev {
             Event::Envelope(inc) => self.on_envelope(*inc, true),
-            Event::Ready(inc) => self.on_envelope(*inc, false),
+            Event::Ready(inc) => {
+                // The fetch may have brought transactions that statements recorded
+                // earlier name: re-evaluate the slot before handling the message.
+                let out = self.scp.revalidate(self.slot, self.now());
+                self.emit(out);
+                self.on_envelope(*inc, false);
+            }
             Event::PeerHeight(h) => {
                 self.peer_height = self.peer_height.max(h);
             }

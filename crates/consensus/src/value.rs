@@ -4,9 +4,10 @@
 //! one such set per slot (slot `n` forms block `n`). [`TxSetPolicy`] supplies the two
 //! functions SCP leaves to the application:
 //!
-//! * **validity**: sorted and unique, at most [`TxSetPolicy::max_block_txs`] hashes, every
-//!   hash known to this node (the driver fetches unknown ones from the sender first) and
-//!   not past its tombstone;
+//! * **validity**: Invalid unless sorted and unique, non-empty, at most
+//!   [`TxSetPolicy::max_block_txs`] hashes and none of the known ones past its tombstone;
+//!   MaybeValid while some hash is unknown to this node (the driver fetches unknown ones
+//!   from the sender); Valid once every hash is known;
 //! * **combine**: the union of the confirmed candidates, ordered by fee (highest first) then
 //!   hash; a transaction whose key image or output key conflicts with one already chosen is
 //!   dropped; at most `max_block_txs` are kept. Deterministic: every input it reads (fee,
@@ -18,7 +19,7 @@ use std::{
 };
 
 use mcnode_crypto::{CompressedPoint, KeyImage};
-use mcnode_scp::{SlotIndex, ValuePolicy};
+use mcnode_scp::{SlotIndex, Validity, ValuePolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::TxCache;
@@ -132,18 +133,26 @@ impl<L: TxLookup> TxSetPolicy<L> {
 }
 
 impl<L: TxLookup> ValuePolicy<TxSet> for TxSetPolicy<L> {
-    fn is_valid(&self, slot: SlotIndex, value: &TxSet) -> bool {
-        !value.is_empty()
-            && value.len() <= self.max_block_txs
-            && value.is_canonical()
-            && value.hashes().iter().all(|h| {
-                self.lookup
-                    .facts(h)
-                    .is_some_and(|f| f.tombstone_block > slot)
-            })
+    fn validity(&self, slot: SlotIndex, value: &TxSet) -> Validity {
+        if value.is_empty() || value.len() > self.max_block_txs || !value.is_canonical() {
+            return Validity::Invalid;
+        }
+        let mut unknown = false;
+        for h in value.hashes() {
+            match self.lookup.facts(h) {
+                Some(f) if f.tombstone_block <= slot => return Validity::Invalid,
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        if unknown {
+            Validity::MaybeValid
+        } else {
+            Validity::Valid
+        }
     }
 
-    fn combine(&self, slot: SlotIndex, candidates: &[TxSet]) -> Option<TxSet> {
+    fn combine(&self, slot: SlotIndex, candidates: &[TxSet]) -> TxSet {
         let union: BTreeSet<TxHash> = candidates
             .iter()
             .flat_map(|c| c.hashes().iter().copied())
@@ -171,6 +180,14 @@ impl<L: TxLookup> ValuePolicy<TxSet> for TxSetPolicy<L> {
             outputs.extend(facts.output_keys);
             chosen.push(hash);
         }
-        (!chosen.is_empty()).then(|| TxSet::new(chosen))
+        if chosen.is_empty() {
+            // Only if the cache lost every candidate's transactions since they were
+            // validated: fall back to the first candidate (each one was Valid).
+            return candidates
+                .first()
+                .cloned()
+                .unwrap_or_else(|| TxSet::new(chosen));
+        }
+        TxSet::new(chosen)
     }
 }

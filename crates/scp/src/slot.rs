@@ -8,10 +8,12 @@
 //! Deviations from the paper, all shared with stellar-core:
 //! - the ballot counter is bumped to the lowest counter that no v-blocking set exceeds
 //!   (paper step 9), and on timeout to `b.n + 1`, with the timer armed only once a quorum
-//!   is at a counter at least ours;
+//!   is at a counter at least ours (and, here, at restore);
 //! - "quorum" means "satisfies the local quorum set after transitively pruning nodes
 //!   whose own quorum set is not satisfied" (the local node need not have voted itself);
-//! - nomination stops adding votes once a candidate is confirmed.
+//! - nomination stops adding votes once a candidate is confirmed;
+//! - validity has three levels, and only Valid values get the local node's votes,
+//!   acceptances and confirmations (see the crate docs, "Validity levels").
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +24,7 @@ use crate::msg::{
     Ballot, BallotStatement, Confirm, Externalize, Millis, Msg, Nominate, Prepare, SlotIndex,
     Topic, Value,
 };
-use crate::node::{Config, ValuePolicy};
+use crate::node::{Config, Validity, ValuePolicy};
 use crate::quorum_set::{is_quorum, NodeId, QuorumSet};
 
 /// Ballot protocol phase. Paper: section 6.2, "phi".
@@ -132,7 +134,19 @@ pub(crate) struct Slot<V> {
     help_replies: BTreeMap<NodeId, Millis>,
     received: u64,
     emitted: u64,
+    /// Final verdicts (Valid or Invalid) of the policy on values of this slot; MaybeValid
+    /// is asked again each time. Cleared when it reaches [`MAX_VERDICTS`].
+    verdicts: BTreeMap<V, Validity>,
+    /// Peers whose latest nomination names a value that was not Valid here when it
+    /// was last evaluated (on receipt or by `revalidate`).
+    nominations_not_valid: BTreeSet<NodeId>,
+    /// Peers whose latest ballot statement names a value that was not Valid here when
+    /// it was last evaluated.
+    ballots_not_valid: BTreeSet<NodeId>,
 }
+
+/// Most validity verdicts a slot caches.
+const MAX_VERDICTS: usize = 4096;
 
 fn timeout(base: u64, max: u64, round: u32) -> Millis {
     base.saturating_mul(round.max(1) as u64).min(max)
@@ -204,6 +218,9 @@ impl<V: Value> Slot<V> {
             help_replies: BTreeMap::new(),
             received: 0,
             emitted: 0,
+            verdicts: BTreeMap::new(),
+            nominations_not_valid: BTreeSet::new(),
+            ballots_not_valid: BTreeSet::new(),
         }
     }
 
@@ -240,14 +257,68 @@ impl<V: Value> Slot<V> {
 
     // ------------------------------------------------------------------ inputs
 
-    /// The local node proposes `value` (already valid and combined).
+    /// The local node proposes `value` (already Valid and combined). Starts nomination
+    /// (round 1) if it has not started; otherwise adds the value to the current round
+    /// without starting a new one (voting for it if the node leads itself).
     pub(crate) fn propose(&mut self, value: V, policy: &dyn ValuePolicy<V>, now: Millis) {
         if self.bal.phase == Phase::Externalize {
             return;
         }
-        self.nom.own_value = Some(value);
-        self.nominate(false, policy, now);
+        self.nom.own_value = Some(value.clone());
+        if !self.nom.started {
+            self.nominate(false, policy, now);
+        } else if !self.nom.stopped
+            && self.nom.candidates.is_empty()
+            && self.nom.leaders.contains(&self.local)
+            && self.nom.votes.insert(value)
+        {
+            self.record_own_nomination();
+        }
         self.step(policy, now);
+    }
+
+    /// Paper: section 6.1 ("valid" values), through the policy, with final verdicts
+    /// cached for the slot.
+    fn validity(&mut self, policy: &dyn ValuePolicy<V>, value: &V) -> Validity {
+        if let Some(v) = self.verdicts.get(value) {
+            return *v;
+        }
+        let verdict = policy.validity(self.index, value);
+        if verdict != Validity::MaybeValid {
+            if self.verdicts.len() >= MAX_VERDICTS {
+                self.verdicts.clear();
+            }
+            self.verdicts.insert(value.clone(), verdict);
+        }
+        verdict
+    }
+
+    fn is_valid(&mut self, policy: &dyn ValuePolicy<V>, value: &V) -> bool {
+        self.validity(policy, value) == Validity::Valid
+    }
+
+    /// The lowest validity among `values` (Valid for none).
+    fn worst<'a>(
+        &mut self,
+        policy: &dyn ValuePolicy<V>,
+        values: impl IntoIterator<Item = &'a V>,
+    ) -> Validity {
+        let mut worst = Validity::Valid;
+        for v in values {
+            worst = worst.min(self.validity(policy, v));
+            if worst == Validity::Invalid {
+                break;
+            }
+        }
+        worst
+    }
+
+    /// Like [`Slot::validity`], without caching (for read-only reports).
+    fn validity_now(&self, policy: &dyn ValuePolicy<V>, value: &V) -> Validity {
+        self.verdicts
+            .get(value)
+            .copied()
+            .unwrap_or_else(|| policy.validity(self.index, value))
     }
 
     /// A peer's statement (already structurally validated, not from us).
@@ -268,19 +339,31 @@ impl<V: Value> Slot<V> {
                 self.qsets
                     .insert(msg.sender.clone(), msg.quorum_set.clone());
                 self.nom.latest.insert(msg.sender.clone(), n.clone());
-                let adopt = self.nom.started
-                    && !self.nom.stopped
+                let worst = self.worst(policy, n.voted.iter().chain(&n.accepted));
+                mark(
+                    &mut self.nominations_not_valid,
+                    &msg.sender,
+                    worst != Validity::Valid,
+                );
+                if !self.nom.started {
+                    // Every node takes part in nomination, with or without a value of its
+                    // own: start round 1 now (this votes for the leaders' Valid values).
+                    if self.bal.phase != Phase::Externalize && !self.nom.stopped {
+                        self.nominate(false, policy, now);
+                    }
+                } else if !self.nom.stopped
                     && self.nom.candidates.is_empty()
-                    && self.nom.leaders.contains(&msg.sender);
-                if adopt {
-                    if let Some(v) = self.new_value_from(n, policy) {
+                    && self.nom.leaders.contains(&msg.sender)
+                {
+                    if let Some(v) = self.new_value_from(&msg.sender, policy) {
                         self.nom.votes.insert(v);
                         self.record_own_nomination();
                     }
                 }
             }
             Topic::Ballot(st) => {
-                if st.values().iter().any(|v| !policy.is_valid(self.index, v)) {
+                let worst = self.worst(policy, st.values());
+                if worst == Validity::Invalid {
                     return Err(Error::InvalidValue {
                         sender: msg.sender.clone(),
                         slot: self.index,
@@ -301,10 +384,75 @@ impl<V: Value> Slot<V> {
                 self.qsets
                     .insert(msg.sender.clone(), msg.quorum_set.clone());
                 self.bal.latest.insert(msg.sender.clone(), st.clone());
+                mark(
+                    &mut self.ballots_not_valid,
+                    &msg.sender,
+                    worst != Validity::Valid,
+                );
             }
         }
         self.step(policy, now);
         Ok(())
+    }
+
+    /// Re-evaluates the slot after the policy may have turned MaybeValid values Valid:
+    /// votes for the round leaders' values that are Valid now, then runs nomination and
+    /// the ballot protocol to a fixpoint.
+    pub(crate) fn revalidate(&mut self, policy: &dyn ValuePolicy<V>, now: Millis) {
+        let noms: Vec<(NodeId, Vec<V>)> = self
+            .nom
+            .latest
+            .iter()
+            .filter(|(n, _)| **n != self.local && self.nominations_not_valid.contains(*n))
+            .map(|(n, st)| {
+                (
+                    n.clone(),
+                    st.voted.iter().chain(&st.accepted).cloned().collect(),
+                )
+            })
+            .collect();
+        for (sender, values) in noms {
+            let worst = self.worst(policy, &values);
+            mark(
+                &mut self.nominations_not_valid,
+                &sender,
+                worst != Validity::Valid,
+            );
+        }
+        let bals: Vec<(NodeId, Vec<V>)> = self
+            .bal
+            .latest
+            .iter()
+            .filter(|(n, _)| **n != self.local && self.ballots_not_valid.contains(*n))
+            .map(|(n, st)| (n.clone(), st.values().into_iter().cloned().collect()))
+            .collect();
+        for (sender, values) in bals {
+            let worst = self.worst(policy, &values);
+            mark(
+                &mut self.ballots_not_valid,
+                &sender,
+                worst != Validity::Valid,
+            );
+        }
+        if self.nom.started && !self.nom.stopped && self.nom.candidates.is_empty() {
+            let leaders: Vec<NodeId> = self
+                .nom
+                .leaders
+                .iter()
+                .filter(|l| **l != self.local)
+                .cloned()
+                .collect();
+            let mut voted = false;
+            for leader in &leaders {
+                if let Some(v) = self.new_value_from(leader, policy) {
+                    voted |= self.nom.votes.insert(v);
+                }
+            }
+            if voted {
+                self.record_own_nomination();
+            }
+        }
+        self.step(policy, now);
     }
 
     /// Fires due timers. Paper: section 6.1 (nomination rounds) and 6.2 step 10 (a ballot
@@ -323,8 +471,11 @@ impl<V: Value> Slot<V> {
         self.step(policy, now);
     }
 
-    /// Restores from a message this node emitted before a crash.
-    pub(crate) fn restore(&mut self, msg: &Msg<V>) {
+    /// Restores from a message this node emitted before a crash, arming the timers at
+    /// `now`: a restored nomination starts round 1 (leaders and round timer), a restored
+    /// ballot runs its ballot timer (as if a quorum had been heard at its counter, so a
+    /// node that hears nobody still moves on once).
+    pub(crate) fn restore(&mut self, msg: &Msg<V>, now: Millis) {
         match &msg.topic {
             Topic::Nominate(n) => {
                 self.nom.votes.extend(n.voted.iter().cloned());
@@ -333,6 +484,16 @@ impl<V: Value> Slot<V> {
                 self.nom.started = true;
                 self.record_own_nomination();
                 self.last_nomination = Some(msg.clone());
+                if self.nom.round == 0 && !self.nom.stopped && self.bal.phase != Phase::Externalize
+                {
+                    self.nom.round = 1;
+                    self.update_leaders();
+                    self.nom.timer = Some(now.saturating_add(timeout(
+                        self.config.nomination_timeout_ms,
+                        self.config.max_timeout_ms,
+                        1,
+                    )));
+                }
             }
             Topic::Ballot(st) => {
                 let bal = &mut self.bal;
@@ -374,7 +535,14 @@ impl<V: Value> Slot<V> {
                     }
                 }
                 bal.heard_from_quorum = false;
-                bal.timer = None;
+                bal.timer = match bal.phase {
+                    Phase::Externalize => None,
+                    _ => Some(now.saturating_add(timeout(
+                        self.config.ballot_timeout_ms,
+                        self.config.max_timeout_ms,
+                        st.counter(),
+                    ))),
+                };
                 bal.latest.insert(self.local.clone(), st.clone());
                 self.last_ballot = Some(msg.clone());
             }
@@ -392,7 +560,14 @@ impl<V: Value> Slot<V> {
                 out.push(msg);
             }
         }
-        if let Some(st) = self.bal.latest.get(&self.local) {
+        // A statement at counter 0 (accepted prepared, no ballot yet) is only counted
+        // locally, never sent (it is not a well-formed message).
+        if let Some(st) = self
+            .bal
+            .latest
+            .get(&self.local)
+            .filter(|s| s.counter() != 0)
+        {
             let topic = Topic::Ballot(st.clone());
             if self.last_ballot.as_ref().map(|m| &m.topic) != Some(&topic) {
                 let msg = self.message(topic);
@@ -444,10 +619,10 @@ impl<V: Value> Slot<V> {
         }
         let mut guard = 0u32;
         loop {
-            let did = self.attempt_accept_prepared()
-                || self.attempt_confirm_prepared()
-                || self.attempt_accept_commit()
-                || self.attempt_confirm_commit()
+            let did = self.attempt_accept_prepared(policy)
+                || self.attempt_confirm_prepared(policy)
+                || self.attempt_accept_commit(policy)
+                || self.attempt_confirm_commit(policy)
                 || self.attempt_bump();
             if !did {
                 break;
@@ -487,10 +662,8 @@ impl<V: Value> Slot<V> {
                 if let Some(v) = self.nom.own_value.clone() {
                     self.nom.votes.insert(v);
                 }
-            } else if let Some(st) = self.nom.latest.get(leader) {
-                if let Some(v) = self.new_value_from(st, policy) {
-                    self.nom.votes.insert(v);
-                }
+            } else if let Some(v) = self.new_value_from(leader, policy) {
+                self.nom.votes.insert(v);
             }
         }
         self.nom.timer = Some(now.saturating_add(timeout(
@@ -526,15 +699,29 @@ impl<V: Value> Slot<V> {
         }
     }
 
-    /// The valid value from a leader's statement that we have not voted for yet, with the
-    /// highest value hash.
-    fn new_value_from(&self, st: &Nominate<V>, policy: &dyn ValuePolicy<V>) -> Option<V> {
-        st.voted
+    /// The Valid value from `leader`'s latest statement that we have not voted for yet,
+    /// with the highest value hash. Paper: section 6.1 (a node votes only for valid
+    /// values it hears from its leaders).
+    fn new_value_from(&mut self, leader: &NodeId, policy: &dyn ValuePolicy<V>) -> Option<V> {
+        let st = self.nom.latest.get(leader)?;
+        let fresh: Vec<V> = st
+            .voted
             .iter()
             .chain(st.accepted.iter())
-            .filter(|v| !self.nom.votes.contains(*v) && policy.is_valid(self.index, v))
-            .max_by_key(|v| value_hash(self.index, self.nom.round, *v))
+            .filter(|v| !self.nom.votes.contains(*v))
             .cloned()
+            .collect();
+        let mut best: Option<(u64, V)> = None;
+        for v in fresh {
+            if !self.is_valid(policy, &v) {
+                continue;
+            }
+            let h = value_hash(self.index, self.nom.round, &v);
+            if best.as_ref().is_none_or(|(b, _)| h >= *b) {
+                best = Some((h, v));
+            }
+        }
+        best.map(|(_, v)| v)
     }
 
     fn record_own_nomination(&mut self) {
@@ -571,7 +758,7 @@ impl<V: Value> Slot<V> {
                     |s| s.voted.binary_search(&v).is_ok(),
                     |s| s.accepted.binary_search(&v).is_ok(),
                 );
-                if ok && policy.is_valid(self.index, &v) {
+                if ok && self.is_valid(policy, &v) {
                     self.nom.votes.insert(v.clone());
                     self.nom.accepted.insert(v);
                     changed = true;
@@ -588,7 +775,9 @@ impl<V: Value> Slot<V> {
                 let ok = self
                     .voting()
                     .ratify(&self.nom.latest, |s| s.accepted.binary_search(&v).is_ok());
-                if ok {
+                // A restored accepted value may not be Valid here any more: never a
+                // candidate then (combine gets Valid values only).
+                if ok && self.is_valid(policy, &v) {
                     self.nom.candidates.insert(v);
                     changed = true;
                     new_candidates = true;
@@ -601,7 +790,7 @@ impl<V: Value> Slot<V> {
         }
         if new_candidates {
             let cands: Vec<V> = self.nom.candidates.iter().cloned().collect();
-            self.nom.composite = policy.combine(self.index, &cands);
+            self.nom.composite = Some(policy.combine(self.index, &cands));
             self.nom.timer = None;
         }
         new_candidates
@@ -614,6 +803,9 @@ impl<V: Value> Slot<V> {
         for st in self.bal.latest.values() {
             st.prepare_candidates(&mut out);
         }
+        // Our own counter-0 statement (accepted prepared without a ballot) names no
+        // ballot anyone voted for.
+        out.retain(|b| b.counter != 0);
         out.sort();
         out.dedup();
         out
@@ -621,7 +813,7 @@ impl<V: Value> Slot<V> {
 
     /// Paper: section 6.2, steps 2-3 (accept prepared): raise `p` (and `p'`) to the
     /// highest ballot we can accept as prepared.
-    fn attempt_accept_prepared(&mut self) -> bool {
+    fn attempt_accept_prepared(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         let phase = self.bal.phase;
         if phase == Phase::Externalize {
             return false;
@@ -656,7 +848,9 @@ impl<V: Value> Slot<V> {
                 |s| s.votes_prepare(ballot),
                 |s| s.accepted_prepare(ballot),
             );
-            if ok {
+            // Never accept a value that is not Valid here (paper section 6.1: only valid
+            // values); a lower ballot may still be acceptable.
+            if ok && self.is_valid(policy, &ballot.value) {
                 return self.set_accept_prepared(ballot.clone());
             }
         }
@@ -717,7 +911,7 @@ impl<V: Value> Slot<V> {
     /// Paper: section 6.2, steps 4-5 (confirm prepared): set `h` to the highest ballot
     /// confirmed prepared and, if we are not committed elsewhere, `c` to the lowest
     /// ballot such that every ballot from it to `h` is confirmed prepared.
-    fn attempt_confirm_prepared(&mut self) -> bool {
+    fn attempt_confirm_prepared(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         if self.bal.phase != Phase::Prepare || self.bal.p.is_none() {
             return false;
         }
@@ -730,6 +924,7 @@ impl<V: Value> Slot<V> {
             if self
                 .voting()
                 .ratify(&self.bal.latest, |s| s.accepted_prepare(ballot))
+                && self.is_valid(policy, &ballot.value)
             {
                 idx = Some(i);
                 break;
@@ -784,7 +979,7 @@ impl<V: Value> Slot<V> {
 
     /// Paper: section 6.2, step 6 (accept commit): accept `commit` for the widest
     /// counter range with one value, by federated voting.
-    fn attempt_accept_commit(&mut self) -> bool {
+    fn attempt_accept_commit(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         let values: BTreeSet<V> = match self.bal.phase {
             Phase::Externalize => return false,
             Phase::Confirm => match &self.bal.h {
@@ -817,6 +1012,9 @@ impl<V: Value> Slot<V> {
                 )
             });
             if let Some((lo, hi)) = found {
+                if !self.is_valid(policy, &x) {
+                    continue;
+                }
                 let improves = self.bal.phase == Phase::Prepare
                     || self.bal.h.as_ref().is_none_or(|h| hi > h.counter);
                 if improves {
@@ -856,7 +1054,7 @@ impl<V: Value> Slot<V> {
 
     /// Paper: section 6.2, step 7-8 (confirm commit): a quorum accepted the commit range;
     /// externalize.
-    fn attempt_confirm_commit(&mut self) -> bool {
+    fn attempt_confirm_commit(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         if self.bal.phase != Phase::Confirm || self.bal.c.is_none() {
             return false;
         }
@@ -876,6 +1074,9 @@ impl<V: Value> Slot<V> {
         let Some((lo, hi)) = found else {
             return false;
         };
+        if !self.is_valid(policy, &x) {
+            return false;
+        }
         let h = Ballot::new(hi, x.clone());
         self.bal.c = Some(Ballot::new(lo, x));
         self.bal.h = Some(h.clone());
@@ -1031,7 +1232,19 @@ impl<V: Value> Slot<V> {
     /// each phase.
     fn own_ballot_statement(&self) -> Option<BallotStatement<V>> {
         let bal = &self.bal;
-        let b = bal.b.as_ref()?;
+        let Some(b) = bal.b.as_ref() else {
+            // No ballot yet, but accepted prepared (pulled in by peers): a statement at
+            // counter 0 that counts our acceptance in federated voting without voting
+            // for any ballot. It is recorded, never sent (as stellar-core does).
+            let p = bal.p.clone()?;
+            return Some(BallotStatement::Prepare(Prepare {
+                ballot: Ballot::new(0, p.value.clone()),
+                prepared: Some(p),
+                prepared_prime: bal.p_prime.clone(),
+                commit_counter: 0,
+                high_counter: 0,
+            }));
+        };
         let counter_if_compatible = |x: &Option<Ballot<V>>| {
             x.as_ref()
                 .filter(|x| x.is_compatible(b))
@@ -1078,6 +1291,8 @@ impl<V: Value> Slot<V> {
             heard_from_quorum: self.bal.heard_from_quorum,
             messages_received: self.received,
             messages_emitted: self.emitted,
+            nominations_not_valid: self.nominations_not_valid.len(),
+            ballots_not_valid: self.ballots_not_valid.len(),
         }
     }
 
@@ -1090,7 +1305,24 @@ impl<V: Value> Slot<V> {
         }
     }
 
-    pub(crate) fn snapshot(&self) -> SlotSnapshot<V> {
+    pub(crate) fn snapshot(&self, policy: &dyn ValuePolicy<V>) -> SlotSnapshot<V> {
+        let named: BTreeSet<&V> = self
+            .nom
+            .latest
+            .values()
+            .flat_map(|n| n.voted.iter().chain(&n.accepted))
+            .chain(self.bal.latest.values().flat_map(|b| b.values()))
+            .collect();
+        let maybe_valid_values = named
+            .into_iter()
+            .filter(|v| self.validity_now(policy, v) == Validity::MaybeValid)
+            .cloned()
+            .collect();
+        let statements_not_valid = self
+            .nominations_not_valid
+            .union(&self.ballots_not_valid)
+            .cloned()
+            .collect();
         SlotSnapshot {
             slot: self.index,
             local: self.local.clone(),
@@ -1118,7 +1350,20 @@ impl<V: Value> Slot<V> {
             latest_nominations: self.nom.latest.clone(),
             latest_ballots: self.bal.latest.clone(),
             externalized: self.externalized().cloned(),
+            maybe_valid_values,
+            statements_not_valid,
         }
+    }
+}
+
+/// Adds `sender` to `set` when `flag`, removes it otherwise.
+fn mark(set: &mut BTreeSet<NodeId>, sender: &NodeId, flag: bool) {
+    if flag {
+        if !set.contains(sender) {
+            set.insert(sender.clone());
+        }
+    } else {
+        set.remove(sender);
     }
 }
 

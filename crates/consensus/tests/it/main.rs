@@ -6,7 +6,7 @@ use mcnode_consensus::{
 };
 use mcnode_crypto::{CompressedPoint, KeyImage};
 use mcnode_enclave::{LocallyEncryptedTx, TxContext};
-use mcnode_scp::ValuePolicy;
+use mcnode_scp::{Validity, ValuePolicy};
 use proptest::prelude::*;
 
 fn ctx(n: u8, fee: u64, images: &[u8], outputs: &[u8], tombstone: u64) -> TxContext {
@@ -95,11 +95,11 @@ fn combine_orders_by_fee_drops_conflicts_and_caps() {
     let p = TxSetPolicy::new(c, 2);
     let a = TxSet::new(vec![h(1), h(2)]);
     let b = TxSet::new(vec![h(3), h(4), h(5), [7; 32]]); // 7 is unknown
-    let combined = p.combine(1, &[a.clone(), b.clone()]).unwrap();
+    let combined = p.combine(1, &[a.clone(), b.clone()]);
     // By fee: 2 (300), 3 (200, conflicts with 2), 4 (150), 1 (100, conflicts with 4), 5 (50) -> cap 2.
     assert_eq!(combined, TxSet::new(vec![h(2), h(4)]));
     // Order of candidates does not matter.
-    assert_eq!(p.combine(1, &[b, a]).unwrap(), combined);
+    assert_eq!(p.combine(1, &[b, a]), combined);
 }
 
 #[test]
@@ -108,23 +108,38 @@ fn validity_needs_known_live_canonical_sets() {
     c.insert(ctx(1, 1, &[1], &[1], 10), 0, true).unwrap();
     c.insert(ctx(2, 1, &[2], &[2], 10), 0, true).unwrap();
     let p = TxSetPolicy::new(c, 10);
-    assert!(p.is_valid(3, &TxSet::new(vec![h(1), h(2)])));
-    assert!(
-        !p.is_valid(10, &TxSet::new(vec![h(1)])),
+    assert_eq!(
+        p.validity(3, &TxSet::new(vec![h(1), h(2)])),
+        Validity::Valid
+    );
+    assert_eq!(
+        p.validity(10, &TxSet::new(vec![h(1)])),
+        Validity::Invalid,
         "past its tombstone"
     );
-    assert!(
-        !p.is_valid(3, &TxSet::new(vec![h(1), h(8)])),
+    assert_eq!(
+        p.validity(3, &TxSet::new(vec![h(1), h(8)])),
+        Validity::MaybeValid,
         "unknown hash"
     );
-    assert!(!p.is_valid(3, &TxSet::new(vec![])), "empty");
+    assert_eq!(
+        p.validity(10, &TxSet::new(vec![h(1), h(8)])),
+        Validity::Invalid,
+        "a known hash past its tombstone beats an unknown one"
+    );
+    assert_eq!(
+        p.validity(3, &TxSet::new(vec![])),
+        Validity::Invalid,
+        "empty"
+    );
     let unsorted: TxSet =
         serde_json::from_str(&serde_json::to_string(&vec![h(2), h(1)]).unwrap()).unwrap();
     assert!(!unsorted.is_canonical());
-    assert!(!p.is_valid(3, &unsorted), "not canonical");
+    assert_eq!(p.validity(3, &unsorted), Validity::Invalid, "not canonical");
     let p1 = TxSetPolicy::new(TxCache::new(CacheLimits::default()), 1);
-    assert!(
-        !p1.is_valid(3, &TxSet::new(vec![h(1), h(2)])),
+    assert_eq!(
+        p1.validity(3, &TxSet::new(vec![h(1), h(2)])),
+        Validity::Invalid,
         "over the block cap"
     );
 }
@@ -148,8 +163,7 @@ proptest! {
         let x = p.combine(1, &[a.clone(), b.clone()]);
         let y = p.combine(1, &[b, a]);
         prop_assert_eq!(&x, &y);
-        let x = x.unwrap();
         prop_assert!(x.len() <= cap && x.is_canonical());
-        prop_assert!(p.is_valid(1, &x));
+        prop_assert_eq!(p.validity(1, &x), Validity::Valid);
     }
 }
