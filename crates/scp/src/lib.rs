@@ -151,6 +151,7 @@ mod msg;
 mod node;
 mod quorum_set;
 mod slot;
+mod voting;
 
 pub use error::{Error, MsgError, QuorumSetError};
 pub use metrics::{BallotSnapshot, NominationSnapshot, SlotMetrics, SlotPhase, SlotSnapshot};

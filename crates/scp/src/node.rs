@@ -117,6 +117,9 @@ pub struct Node<V, P> {
     /// Recent slots each peer told us it externalized (within `max_slots_ahead` of our
     /// newest); at most [`MAX_TRACKED_PEERS`] peers.
     peer_externalized: BTreeMap<NodeId, BTreeSet<SlotIndex>>,
+    /// The latest quorum set each peer sent that passed validation (so the same set is
+    /// compared, not validated again); at most [`MAX_TRACKED_PEERS`] peers.
+    valid_qsets: BTreeMap<NodeId, QuorumSet>,
     broken: bool,
 }
 
@@ -145,6 +148,7 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
             purge_floor: 0,
             rebroadcast_at: None,
             peer_externalized: BTreeMap::new(),
+            valid_qsets: BTreeMap::new(),
             broken: false,
         })
     }
@@ -294,12 +298,21 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
     /// in which this node has not started nominating makes it join the slot's nomination
     /// (round 1, without a value of its own).
     pub fn handle_message(&mut self, msg: &Msg<V>, now: Millis) -> Result<Vec<Msg<V>>, Error> {
-        msg.validate(self.config.max_nomination_values)
+        let known = self.valid_qsets.get(&msg.sender) == Some(&msg.quorum_set);
+        msg.validate_with(self.config.max_nomination_values, known)
             .map_err(|source| Error::Malformed {
                 sender: msg.sender.clone(),
                 slot: msg.slot,
                 source,
             })?;
+        if !known
+            && msg.sender != self.id
+            && (self.valid_qsets.len() < MAX_TRACKED_PEERS
+                || self.valid_qsets.contains_key(&msg.sender))
+        {
+            self.valid_qsets
+                .insert(msg.sender.clone(), msg.quorum_set.clone());
+        }
         if msg.sender == self.id {
             return Ok(Vec::new());
         }
