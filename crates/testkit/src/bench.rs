@@ -27,8 +27,13 @@ pub struct BenchRow {
     pub messages_per_slot_per_node: f64,
     /// Messages received (delivered) per slot per node.
     pub deliveries_per_slot_per_node: f64,
-    /// CPU microseconds inside SCP calls per slot per node.
+    /// CPU microseconds inside SCP calls per slot per node (wall time measured around
+    /// each call, so it includes time the thread was preempted on a busy machine).
     pub cpu_us_per_slot_per_node: f64,
+    /// On-CPU time of the whole run (SCP and the simulator: event queue, digest,
+    /// message copies) per slot per node, from `/proc/thread-self/schedstat` (not
+    /// inflated by preemption); absent where that file does not exist.
+    pub thread_cpu_us_per_slot_per_node: Option<f64>,
     /// (node, transaction) pairs learned late over the run.
     pub late_learnings: u64,
 }
@@ -40,6 +45,12 @@ pub const BENCH_LATE: LateValues = LateValues {
     max_delay_ms: 200,
     never_prob: 0.0,
 };
+
+/// Nanoseconds the calling thread has spent on a CPU (Linux), if known.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
 
 fn describe(late: Option<LateValues>) -> String {
     match late {
@@ -95,7 +106,11 @@ pub fn run(
             opts.base_delay_ms = (10, 30);
             opts.late = *late;
             opts.max_events = u64::MAX;
+            let cpu_before = thread_cpu_ns();
             let out = run_seed(&opts, seed)?;
+            let thread_cpu = thread_cpu_ns()
+                .zip(cpu_before)
+                .map(|(after, before)| after.saturating_sub(before));
             if !out.safety_violations.is_empty() || out.liveness_failure.is_some() {
                 return Err(SimError::Options(format!(
                     "bench run on {topo} failed: {:?} {:?}",
@@ -114,6 +129,7 @@ pub fn run(
                 messages_per_slot_per_node: out.messages_sent as f64 / s / n,
                 deliveries_per_slot_per_node: out.deliveries as f64 / s / n,
                 cpu_us_per_slot_per_node: out.scp_cpu.as_secs_f64() * 1e6 / s / n,
+                thread_cpu_us_per_slot_per_node: thread_cpu.map(|ns| ns as f64 / 1e3 / s / n),
                 late_learnings: out
                     .fault_events
                     .get(&crate::FaultKind::Late)
