@@ -14,7 +14,7 @@ pub struct SimArgs {
     /// mesh:N:T, cycle:N, tiered:ORGS:SERVERS, core5, core3, or mix (rotate by seed).
     #[arg(long, env = "MCNODE_SIM_TOPOLOGY", default_value = "mix")]
     pub topology: String,
-    /// all, none, or a comma list of loss,delay,dup,reorder,partition,crash,silent,equivocate,garbage.
+    /// all, none, or a comma list of loss,delay,dup,reorder,partition,crash,late,silent,equivocate,garbage.
     #[arg(long, env = "MCNODE_SIM_FAULTS", default_value = "all")]
     pub faults: String,
     /// Slots (blocks) every honest node must externalize per run.

@@ -158,6 +158,17 @@ pub enum Error {
         /// The slot.
         slot: SlotIndex,
     },
+    /// A slot reached a bound on what it tracks (distinct node ids: senders and the
+    /// nodes their quorum sets name; or distinct quorum sets); the message was refused.
+    #[error("slot {slot} already tracks {max} distinct {what}: message refused")]
+    SlotFull {
+        /// The slot.
+        slot: SlotIndex,
+        /// `"node ids"` or `"quorum sets"`.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// [`crate::Node::restore`] was given a message that another node sent.
     #[error("cannot restore from a message sent by {sender}: only the node's own messages restore its state")]
     NotOwnMessage {

@@ -11,16 +11,16 @@
 //!
 //! It does not sign or send messages (the transport authenticates `Msg::sender`), does
 //! not persist anything (callers persist the messages returned, see [`Node::restore`]),
-//! and does not know what a value means (a [`ValuePolicy`] decides validity and how to
-//! combine candidates).
+//! and does not know what a value means (a [`ValuePolicy`] decides validity levels and
+//! how to combine candidates).
 //!
 //! # Entry points
 //! - [`QuorumSet`] with [`QuorumSet::is_quorum_slice`], [`QuorumSet::is_v_blocking`],
 //!   [`QuorumSet::weight`] and [`is_quorum`]: the pure predicates, with typed
 //!   [`QuorumSetError`]s.
-//! - [`Node`]: `propose_values`, `handle_message`, `process_timeouts` (each returns the
-//!   messages to broadcast), `next_timeout`, `externalized`, per-slot [`SlotMetrics`] and a
-//!   serialisable [`SlotSnapshot`], `restore` after a crash.
+//! - [`Node`]: `propose_values`, `handle_message`, `process_timeouts`, `revalidate`
+//!   (each returns the messages to broadcast), `next_timeout`, `externalized`, per-slot
+//!   [`SlotMetrics`] and a serialisable [`SlotSnapshot`], `restore` after a crash.
 //! - [`Msg`]: what nodes exchange (serde), validated structurally on receipt
 //!   ([`MsgError`]).
 //!
@@ -29,15 +29,15 @@
 //! Three nodes (any two form a quorum) agree on slot 1 over an instant network:
 //!
 //! ```
-//! use mcnode_scp::{Config, Msg, Node, NodeId, QuorumSet, SlotIndex, ValuePolicy};
+//! use mcnode_scp::{Config, Msg, Node, NodeId, QuorumSet, SlotIndex, Validity, ValuePolicy};
 //!
 //! struct AnyNumber;
 //! impl ValuePolicy<u64> for AnyNumber {
-//!     fn is_valid(&self, _slot: SlotIndex, _value: &u64) -> bool {
-//!         true
+//!     fn validity(&self, _slot: SlotIndex, _value: &u64) -> Validity {
+//!         Validity::Valid
 //!     }
-//!     fn combine(&self, _slot: SlotIndex, candidates: &[u64]) -> Option<u64> {
-//!         candidates.iter().max().copied()
+//!     fn combine(&self, _slot: SlotIndex, candidates: &[u64]) -> u64 {
+//!         candidates.iter().copied().max().unwrap_or_default()
 //!     }
 //! }
 //!
@@ -73,10 +73,66 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Validity levels
+//! The paper (section 6.1) lets nodes nominate and vote only for "valid" values. Like
+//! stellar-core, validity here has three levels ([`Validity`], from
+//! [`ValuePolicy::validity`]): `Invalid` (never acceptable in the slot; it depends only
+//! on the value, the slot and the ledger the slot builds on), `MaybeValid` (not decidable
+//! yet, e.g. the value names transactions this node does not hold yet) and `Valid`. A
+//! value may move from MaybeValid to Valid or Invalid, never back. The rules:
+//!
+//! - **Receiving.** A ballot statement (section 6.2) naming an Invalid value is refused
+//!   with [`Error::InvalidValue`] and not recorded. One naming a MaybeValid value (and no
+//!   Invalid one) is recorded as any statement (latest per sender) and `handle_message`
+//!   returns `Ok`. Nomination statements are recorded whatever their values' validity.
+//! - **Voting.** The local node never votes for, accepts or confirms a value that is not
+//!   Valid: not when voting for its round leaders' values or accepting / confirming
+//!   `nominate x` (section 6.1), not when accepting or confirming `prepare`, accepting
+//!   commit or confirming commit (section 6.2, steps 2-8). Other nodes' recorded
+//!   statements still count in federated voting (section 5) as usual for values that are
+//!   Valid here, so a MaybeValid value never blocks progress on a Valid one.
+//! - **Re-evaluation.** When the application learned something (e.g. the missing
+//!   transactions arrived) it calls [`Node::revalidate`]: the slot re-runs everything a
+//!   MaybeValid value may have blocked, including voting for leaders' values that became
+//!   Valid, and returns the messages to send.
+//! - **Proposing.** [`Node::propose_values`] drops values that are not Valid;
+//!   [`ValuePolicy::combine`] gets Valid candidates and must return a (Valid) value.
+//! - **Restoring.** Restored statements are kept as they were (the node vouched for them
+//!   before it stopped, and statements only grow), but a restored accepted value that is
+//!   not Valid any more does not become a candidate.
+//! - **Observing.** [`SlotMetrics`] counts peers whose latest statements name values
+//!   that are not Valid here; [`SlotSnapshot`] lists those peers and the MaybeValid
+//!   values, so an operator can see a slot that waits on missing transactions.
+//!
+//! # Taking part without a value, and restarts
+//! Every node takes part in the nomination of a slot whether or not it has a value of
+//! its own: a nomination statement for a slot in which the node has not started
+//! nominating starts round 1 (leaders, round timer) without an own value, and the node
+//! votes for its leaders' Valid values as usual. A later `propose_values` for that slot
+//! adds the node's own value without starting a new round (it votes for it at once if it
+//! leads itself). [`Node::restore`] arms the timers at once: a restored nomination starts
+//! round 1, a restored ballot its ballot timer, and the rebroadcast timer runs, so a
+//! restored node moves on and a network restored as a whole speaks again, without the
+//! application proposing.
+//!
+//! A node that accepts a ballot prepared before it has a ballot of its own (pulled in by
+//! its peers) records its acceptance as a statement at counter 0, which counts in
+//! federated voting (so it confirms prepared as soon as a quorum including itself
+//! accepted) but is never sent, as stellar-core does.
+//!
 //! # Deviations from the paper
 //! As in stellar-core: the second ballot phase is called "confirm"; nomination stops
 //! voting for new values once a candidate is confirmed; the local node's quorum check
-//! prunes nodes transitively and then requires the local quorum set to be satisfied.
+//! prunes nodes transitively and then requires the local quorum set to be satisfied;
+//! validity has the three levels above (the paper has valid and invalid only).
+//!
+//! Where mcnode differs from stellar-core: stellar-core marks a whole slot "not fully
+//! validated" once it sees a MaybeValid value and then stops emitting for that slot;
+//! here the check is per value (the node keeps voting for Valid values and only holds
+//! back on the MaybeValid ones), and [`Node::revalidate`] re-evaluates the slot in
+//! place. In stellar-core every validator always nominates a value (its herder proposes
+//! at least an empty transaction set), so no node needs to join nomination without one;
+//! here a node with nothing pending joins on the first nomination it hears.
 //! Nodes also re-send their latest messages every `Config::rebroadcast_interval_ms` (for
 //! open slots, the newest externalized slot, and recent externalized slots some peer has
 //! not said it externalized), and answer a peer that is behind on an externalized slot
@@ -95,6 +151,7 @@ mod msg;
 mod node;
 mod quorum_set;
 mod slot;
+mod voting;
 
 pub use error::{Error, MsgError, QuorumSetError};
 pub use metrics::{BallotSnapshot, NominationSnapshot, SlotMetrics, SlotPhase, SlotSnapshot};
@@ -102,7 +159,7 @@ pub use msg::{
     Ballot, BallotStatement, Confirm, Externalize, Millis, Msg, Nominate, Prepare, SlotIndex,
     Topic, Value, INFINITE_COUNTER,
 };
-pub use node::{Config, Node, ValuePolicy};
+pub use node::{Config, Node, Validity, ValuePolicy};
 pub use quorum_set::{
     find_quorum, is_quorum, NodeId, QuorumSet, MAX_NESTING_DEPTH, MAX_NODE_ID_LEN,
     MAX_QUORUM_SET_NODES,

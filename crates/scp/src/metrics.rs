@@ -44,6 +44,15 @@ pub struct SlotMetrics {
     pub messages_received: u64,
     /// Messages this slot emitted (rebroadcasts not counted).
     pub messages_emitted: u64,
+    /// Peers whose latest nomination names a value that is not Valid here (as of its
+    /// receipt or the last `revalidate`): their values get no vote from this node yet.
+    #[serde(default)]
+    pub nominations_not_valid: usize,
+    /// Peers whose latest ballot statement names a value that is not Valid here (as
+    /// of its receipt or the last `revalidate`). A slot that waits on missing
+    /// transactions shows a non-zero count here while its phase stays put.
+    #[serde(default)]
+    pub ballots_not_valid: usize,
 }
 
 /// Nomination part of a [`SlotSnapshot`].
@@ -103,8 +112,18 @@ pub struct SlotSnapshot<V> {
     pub ballot: BallotSnapshot<V>,
     /// Paper: `N`, latest nomination statement per node (ours included).
     pub latest_nominations: BTreeMap<NodeId, Nominate<V>>,
-    /// Paper: `M`, latest ballot statement per node (ours included).
+    /// Paper: `M`, latest ballot statement per node (ours included). Ours is at counter
+    /// 0 when we accepted a ballot prepared before having one of our own (it counts our
+    /// acceptance and is never sent).
     pub latest_ballots: BTreeMap<NodeId, BallotStatement<V>>,
     /// The externalized value, once there is one.
     pub externalized: Option<V>,
+    /// Values named by the recorded statements that are MaybeValid here (the node
+    /// waits to learn more about them; see `Node::revalidate`).
+    #[serde(default = "Vec::new")]
+    pub maybe_valid_values: Vec<V>,
+    /// Peers whose latest nomination or ballot statement names a value that is not
+    /// Valid here.
+    #[serde(default)]
+    pub statements_not_valid: Vec<NodeId>,
 }

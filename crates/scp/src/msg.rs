@@ -67,6 +67,45 @@ impl<V: Value> Ballot<V> {
     pub fn is_less_and_incompatible(&self, other: &Self) -> bool {
         self <= other && !self.is_compatible(other)
     }
+
+    /// The ballot, borrowed.
+    pub(crate) fn as_ref(&self) -> BallotRef<'_, V> {
+        BallotRef {
+            counter: self.counter,
+            value: &self.value,
+        }
+    }
+}
+
+/// A borrowed ballot, ordered like [`Ballot`] (counter, then value): candidates are
+/// evaluated without cloning values.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct BallotRef<'a, V> {
+    pub(crate) counter: u32,
+    pub(crate) value: &'a V,
+}
+
+impl<V> Clone for BallotRef<'_, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<V> Copy for BallotRef<'_, V> {}
+
+impl<'a, V: Value> BallotRef<'a, V> {
+    pub(crate) fn new(counter: u32, value: &'a V) -> Self {
+        Self { counter, value }
+    }
+
+    pub(crate) fn to_ballot(self) -> Ballot<V> {
+        Ballot::new(self.counter, self.value.clone())
+    }
+
+    /// Paper: `b ≲ b'`.
+    pub(crate) fn is_less_and_compatible(self, other: BallotRef<'_, V>) -> bool {
+        (self.counter, self.value) <= (other.counter, other.value) && self.value == other.value
+    }
 }
 
 /// A message: one statement of `sender` about `slot`, with the sender's quorum set.
@@ -287,29 +326,29 @@ impl<V: Value> BallotStatement<V> {
     // meanings). `votes_*` include implied votes; `accepted_*` are accepted statements.
 
     /// Whether the statement votes (or implies a vote for) `prepare(ballot)`.
-    pub(crate) fn votes_prepare(&self, ballot: &Ballot<V>) -> bool {
+    pub(crate) fn votes_prepare(&self, ballot: BallotRef<'_, V>) -> bool {
         match self {
-            Self::Prepare(p) => ballot.is_less_and_compatible(&p.ballot),
-            Self::Confirm(c) => ballot.is_compatible(&c.ballot),
-            Self::Externalize(e) => ballot.is_compatible(&e.commit),
+            Self::Prepare(p) => ballot.is_less_and_compatible(p.ballot.as_ref()),
+            Self::Confirm(c) => *ballot.value == c.ballot.value,
+            Self::Externalize(e) => *ballot.value == e.commit.value,
         }
     }
 
     /// Whether the statement has accepted `prepare(ballot)`.
-    pub(crate) fn accepted_prepare(&self, ballot: &Ballot<V>) -> bool {
+    pub(crate) fn accepted_prepare(&self, ballot: BallotRef<'_, V>) -> bool {
         match self {
             Self::Prepare(p) => {
                 p.prepared
                     .as_ref()
-                    .is_some_and(|pr| ballot.is_less_and_compatible(pr))
+                    .is_some_and(|pr| ballot.is_less_and_compatible(pr.as_ref()))
                     || p.prepared_prime
                         .as_ref()
-                        .is_some_and(|pp| ballot.is_less_and_compatible(pp))
+                        .is_some_and(|pp| ballot.is_less_and_compatible(pp.as_ref()))
             }
             Self::Confirm(c) => {
-                ballot.value == c.ballot.value && ballot.counter <= c.prepared_counter
+                *ballot.value == c.ballot.value && ballot.counter <= c.prepared_counter
             }
-            Self::Externalize(e) => ballot.is_compatible(&e.commit),
+            Self::Externalize(e) => *ballot.value == e.commit.value,
         }
     }
 
@@ -339,21 +378,21 @@ impl<V: Value> BallotStatement<V> {
     }
 
     /// Ballots this statement could make us accept (or confirm) as prepared.
-    pub(crate) fn prepare_candidates(&self, out: &mut Vec<Ballot<V>>) {
+    pub(crate) fn prepare_candidates<'a>(&'a self, out: &mut Vec<BallotRef<'a, V>>) {
         match self {
             Self::Prepare(p) => {
-                out.push(p.ballot.clone());
-                out.extend(p.prepared.iter().cloned());
-                out.extend(p.prepared_prime.iter().cloned());
+                out.push(p.ballot.as_ref());
+                out.extend(p.prepared.iter().map(Ballot::as_ref));
+                out.extend(p.prepared_prime.iter().map(Ballot::as_ref));
             }
             Self::Confirm(c) => {
                 if c.prepared_counter != 0 {
-                    out.push(Ballot::new(c.prepared_counter, c.ballot.value.clone()));
+                    out.push(BallotRef::new(c.prepared_counter, &c.ballot.value));
                 }
-                out.push(Ballot::new(INFINITE_COUNTER, c.ballot.value.clone()));
+                out.push(BallotRef::new(INFINITE_COUNTER, &c.ballot.value));
             }
             Self::Externalize(e) => {
-                out.push(Ballot::new(INFINITE_COUNTER, e.commit.value.clone()));
+                out.push(BallotRef::new(INFINITE_COUNTER, &e.commit.value));
             }
         }
     }
@@ -427,13 +466,25 @@ impl<V: Value> Msg<V> {
     /// Structural validation of a whole message: sender id, quorum set, slot, and the
     /// statement. `max_values` bounds a nomination's values.
     pub fn validate(&self, max_values: usize) -> Result<(), MsgError> {
+        self.validate_with(max_values, false)
+    }
+
+    /// [`Msg::validate`], skipping the quorum set when the caller knows it is valid
+    /// (validating a large quorum set costs more than comparing it).
+    pub(crate) fn validate_with(
+        &self,
+        max_values: usize,
+        quorum_set_known_valid: bool,
+    ) -> Result<(), MsgError> {
         self.sender.validate().map_err(MsgError::InvalidSender)?;
         if self.slot == 0 {
             return Err(MsgError::ZeroSlot);
         }
-        self.quorum_set
-            .validate()
-            .map_err(MsgError::InvalidQuorumSet)?;
+        if !quorum_set_known_valid {
+            self.quorum_set
+                .validate()
+                .map_err(MsgError::InvalidQuorumSet)?;
+        }
         match &self.topic {
             Topic::Nominate(n) => n.validate(max_values),
             Topic::Ballot(b) => b.validate(),

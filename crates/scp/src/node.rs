@@ -2,21 +2,44 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 use crate::metrics::{SlotMetrics, SlotSnapshot};
 use crate::msg::{BallotStatement, Millis, Msg, SlotIndex, Topic, Value};
 use crate::quorum_set::{NodeId, QuorumSet};
 use crate::slot::Slot;
 
-/// What the application decides about values: validity, and how to combine confirmed
-/// nomination candidates into the one value the ballot protocol works on.
+/// How far the local node can vouch for a value. Paper: section 6.1 ("valid" values);
+/// stellar-core's validation levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validity {
+    /// Never acceptable in this slot (must depend only on the value, the slot and the
+    /// ledger the slot builds on, never on what one node happens to hold).
+    Invalid,
+    /// Not decidable yet (e.g. it names transactions this node does not hold yet).
+    MaybeValid,
+    /// Fully validated.
+    Valid,
+}
+
+/// What the application decides about values: how far the local node can vouch for a
+/// value, and how to combine confirmed nomination candidates into the one value the
+/// ballot protocol works on.
 ///
 /// Paper: section 6.1, "valid" values and the `combine` function of candidates.
 pub trait ValuePolicy<V> {
-    /// Whether `value` may be agreed on in `slot`. Must be deterministic for a slot.
-    fn is_valid(&self, slot: SlotIndex, value: &V) -> bool;
-    /// Combines the (non-empty, sorted) confirmed candidates; `None` to wait for more.
-    fn combine(&self, slot: SlotIndex, candidates: &[V]) -> Option<V>;
+    /// The validity of `value` in `slot`. Deterministic for a given slot, value and
+    /// application state; may move from MaybeValid to Valid or Invalid as the
+    /// application learns more, never away from Valid/Invalid. After it learned
+    /// something that may turn a MaybeValid value into a Valid one, the application calls
+    /// [`Node::revalidate`].
+    fn validity(&self, slot: SlotIndex, value: &V) -> Validity;
+    /// Combines the confirmed candidates (non-empty, sorted, each Valid) into the value
+    /// the ballot protocol starts with. Must return a value, and one that is Valid here
+    /// (the local node votes for it at once).
+    fn combine(&self, slot: SlotIndex, candidates: &[V]) -> V;
 }
 
 /// Protocol timing and limits. Plain data; check with [`Config::validate`].
@@ -94,6 +117,9 @@ pub struct Node<V, P> {
     /// Recent slots each peer told us it externalized (within `max_slots_ahead` of our
     /// newest); at most [`MAX_TRACKED_PEERS`] peers.
     peer_externalized: BTreeMap<NodeId, BTreeSet<SlotIndex>>,
+    /// The latest quorum set each peer sent that passed validation (so the same set is
+    /// compared, not validated again); at most [`MAX_TRACKED_PEERS`] peers.
+    valid_qsets: BTreeMap<NodeId, QuorumSet>,
     broken: bool,
 }
 
@@ -122,6 +148,7 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
             purge_floor: 0,
             rebroadcast_at: None,
             peer_externalized: BTreeMap::new(),
+            valid_qsets: BTreeMap::new(),
             broken: false,
         })
     }
@@ -155,6 +182,12 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
     /// The value policy.
     pub fn policy(&self) -> &P {
         &self.policy
+    }
+
+    /// The value policy, to change what it knows (then call [`Node::revalidate`] for the
+    /// slots whose values it may have made Valid).
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
     }
 
     fn slot_mut(&mut self, index: SlotIndex) -> &mut Slot<V> {
@@ -194,8 +227,13 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
         Ok(())
     }
 
-    /// Proposes `values` for `slot`: invalid ones are dropped, the rest combined with the
-    /// policy into the value this node nominates. Paper: section 6.1.
+    /// Proposes `values` for `slot`: those that are not [`Validity::Valid`] are dropped,
+    /// the rest combined with the policy into the value this node nominates. Paper:
+    /// section 6.1.
+    ///
+    /// If the node already takes part in the slot's nomination (it heard a peer nominate,
+    /// or it was restored), the value is added without starting a new round: the node
+    /// votes for it at once if it is among its own round leaders.
     pub fn propose_values(
         &mut self,
         slot: SlotIndex,
@@ -210,17 +248,14 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
         }
         let mut valid: Vec<V> = values
             .into_iter()
-            .filter(|v| self.policy.is_valid(slot, v))
+            .filter(|v| self.policy.validity(slot, v) == Validity::Valid)
             .collect();
         valid.sort();
         valid.dedup();
         let value = match valid.len() {
-            0 => None,
-            1 => valid.pop(),
+            0 => return Err(Error::NoValidValue { slot }),
+            1 => valid.swap_remove(0),
             _ => self.policy.combine(slot, &valid),
-        };
-        let Some(value) = value else {
-            return Err(Error::NoValidValue { slot });
         };
         self.highest_slot = self.highest_slot.max(slot);
         self.arm_rebroadcast(now);
@@ -234,15 +269,50 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
         Ok(out)
     }
 
-    /// Handles a peer's message. Malformed messages, invalid values and slots outside
-    /// the window give an error and change nothing.
+    /// Re-evaluates `slot` after the application's view of values changed (e.g. missing
+    /// transactions arrived, so a MaybeValid value may be Valid now): runs nomination and
+    /// the ballot protocol over the statements recorded, and returns the messages to
+    /// broadcast. A no-op for slots not held or already externalized.
+    ///
+    /// Everything a MaybeValid value may have blocked is retried: voting for the round
+    /// leaders' values (paper section 6.1), accepting and confirming `nominate x`, and
+    /// every step of the ballot protocol (section 6.2).
+    pub fn revalidate(&mut self, slot: SlotIndex, now: Millis) -> Vec<Msg<V>> {
+        let mut out = Vec::new();
+        let policy = &self.policy;
+        if let Some(entry) = self.slots.get_mut(&slot) {
+            if entry.externalized().is_none() {
+                entry.revalidate(policy, now);
+                entry.take_outgoing(&mut out);
+            }
+        }
+        out
+    }
+
+    /// Handles a peer's message. Malformed messages, ballot statements naming an
+    /// [`Validity::Invalid`] value and slots outside the window give an error and change
+    /// nothing. A ballot statement naming a MaybeValid value (and no Invalid one) is
+    /// recorded like any other (`Ok`); the node just does not vote for, accept or
+    /// confirm that value until [`Node::revalidate`] finds it Valid. Nomination
+    /// statements are recorded whatever their values' validity. A nomination for a slot
+    /// in which this node has not started nominating makes it join the slot's nomination
+    /// (round 1, without a value of its own).
     pub fn handle_message(&mut self, msg: &Msg<V>, now: Millis) -> Result<Vec<Msg<V>>, Error> {
-        msg.validate(self.config.max_nomination_values)
+        let known = self.valid_qsets.get(&msg.sender) == Some(&msg.quorum_set);
+        msg.validate_with(self.config.max_nomination_values, known)
             .map_err(|source| Error::Malformed {
                 sender: msg.sender.clone(),
                 slot: msg.slot,
                 source,
             })?;
+        if !known
+            && msg.sender != self.id
+            && (self.valid_qsets.len() < MAX_TRACKED_PEERS
+                || self.valid_qsets.contains_key(&msg.sender))
+        {
+            self.valid_qsets
+                .insert(msg.sender.clone(), msg.quorum_set.clone());
+        }
         if msg.sender == self.id {
             return Ok(Vec::new());
         }
@@ -357,7 +427,7 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
 
     /// A serialisable snapshot of everything `slot` knows, if the node holds it.
     pub fn snapshot(&self, slot: SlotIndex) -> Option<SlotSnapshot<V>> {
-        self.slots.get(&slot).map(Slot::snapshot)
+        self.slots.get(&slot).map(|s| s.snapshot(&self.policy))
     }
 
     /// The latest messages this node emitted for `slot` (what to persist to restart).
@@ -370,8 +440,12 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
 
     /// Restores a slot from a message this node emitted before it stopped (its latest
     /// nomination and/or ballot message), as a real node restores from its ledger and
-    /// latest message. Restoring never emits; timers re-arm as peers are heard from.
-    pub fn restore(&mut self, msg: &Msg<V>) -> Result<(), Error> {
+    /// latest message. Restoring never emits, but arms the timers at once (`now`): a
+    /// restored nomination starts round 1 with its leaders and round timer, a restored
+    /// ballot its ballot timer, and the node re-sends its latest messages after
+    /// `Config::rebroadcast_interval_ms`. So a restored node moves on by itself, and a
+    /// network restored as a whole speaks again, without the application proposing.
+    pub fn restore(&mut self, msg: &Msg<V>, now: Millis) -> Result<(), Error> {
         if msg.sender != self.id {
             return Err(Error::NotOwnMessage {
                 sender: msg.sender.clone(),
@@ -390,7 +464,8 @@ impl<V: Value, P: ValuePolicy<V>> Node<V, P> {
             });
         }
         self.highest_slot = self.highest_slot.max(msg.slot);
-        self.slot_mut(msg.slot).restore(msg);
+        self.slot_mut(msg.slot).restore(msg, now);
+        self.arm_rebroadcast(now);
         Ok(())
     }
 

@@ -8,22 +8,31 @@
 //! Deviations from the paper, all shared with stellar-core:
 //! - the ballot counter is bumped to the lowest counter that no v-blocking set exceeds
 //!   (paper step 9), and on timeout to `b.n + 1`, with the timer armed only once a quorum
-//!   is at a counter at least ours;
+//!   is at a counter at least ours (and, here, at restore);
 //! - "quorum" means "satisfies the local quorum set after transitively pruning nodes
 //!   whose own quorum set is not satisfied" (the local node need not have voted itself);
-//! - nomination stops adding votes once a candidate is confirmed.
+//! - nomination stops adding votes once a candidate is confirmed;
+//! - validity has three levels, and only Valid values get the local node's votes,
+//!   acceptances and confirmations (see the crate docs, "Validity levels").
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Error;
 use crate::hash::{node_hash, value_hash, HashKind};
 use crate::metrics::{BallotSnapshot, NominationSnapshot, SlotMetrics, SlotPhase, SlotSnapshot};
 use crate::msg::{
-    Ballot, BallotStatement, Confirm, Externalize, Millis, Msg, Nominate, Prepare, SlotIndex,
-    Topic, Value,
+    Ballot, BallotRef, BallotStatement, Confirm, Externalize, Millis, Msg, Nominate, Prepare,
+    SlotIndex, Topic, Value,
 };
-use crate::node::{Config, ValuePolicy};
-use crate::quorum_set::{is_quorum, NodeId, QuorumSet};
+use crate::node::{Config, Validity, ValuePolicy};
+use crate::quorum_set::{NodeId, QuorumSet};
+use crate::voting::{
+    Compiled, Interner, Ix, Latest, QuorumSets, Voting, MAX_DISTINCT_QSETS, MAX_INTERNED,
+};
+
+/// The local node's index in a slot's [`Interner`].
+const LOCAL: Ix = 0;
 
 /// Ballot protocol phase. Paper: section 6.2, "phi".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,46 +40,6 @@ pub(crate) enum Phase {
     Prepare,
     Confirm,
     Externalize,
-}
-
-/// Federated voting over one kind of statement. Paper: section 5.
-struct Voting<'a> {
-    qset: &'a QuorumSet,
-    qsets: &'a BTreeMap<NodeId, QuorumSet>,
-    broken: bool,
-}
-
-impl Voting<'_> {
-    fn quorum(&self, member: &dyn Fn(&NodeId) -> bool) -> bool {
-        if self.broken {
-            // Deliberately wrong (fault injection): a v-blocking set is not a quorum.
-            return self.qset.is_v_blocking(member);
-        }
-        is_quorum(self.qset, self.qsets, member)
-    }
-
-    /// Paper: section 5.3, a node accepts `a` when a v-blocking set accepted `a`, or a
-    /// quorum each voted for or accepted `a`.
-    fn accept<S>(
-        &self,
-        stmts: &BTreeMap<NodeId, S>,
-        voted: impl Fn(&S) -> bool,
-        accepted: impl Fn(&S) -> bool,
-    ) -> bool {
-        if self
-            .qset
-            .is_v_blocking(&|n| stmts.get(n).is_some_and(&accepted))
-        {
-            return true;
-        }
-        self.quorum(&|n| stmts.get(n).is_some_and(|s| voted(s) || accepted(s)))
-    }
-
-    /// Paper: section 5.4, a node confirms `a` when a quorum accepted `a`
-    /// (more generally: a quorum satisfies `pred`).
-    fn ratify<S>(&self, stmts: &BTreeMap<NodeId, S>, pred: impl Fn(&S) -> bool) -> bool {
-        self.quorum(&|n| stmts.get(n).is_some_and(&pred))
-    }
 }
 
 /// Paper: section 6.1, the nomination state `X, Y, Z, N`.
@@ -88,7 +57,7 @@ struct Nomination<V> {
     candidates: BTreeSet<V>,
     leaders: BTreeSet<NodeId>,
     /// Paper: `N`, the latest nomination statement of each node.
-    latest: BTreeMap<NodeId, Nominate<V>>,
+    latest: Latest<Nominate<V>>,
     /// The combination of the candidates, the value the ballot protocol starts with.
     composite: Option<V>,
     timer: Option<Millis>,
@@ -113,7 +82,11 @@ struct BallotState<V> {
     heard_from_quorum: bool,
     timer: Option<Millis>,
     /// Paper: `M`, the latest ballot statement of each node.
-    latest: BTreeMap<NodeId, BallotStatement<V>>,
+    latest: Latest<BallotStatement<V>>,
+    /// Every ballot the statements in `latest` name (what could be accepted or
+    /// confirmed prepared), with how many statements name it; kept up to date as
+    /// statements are recorded, so a step does not collect and sort them again.
+    candidates: BTreeMap<Ballot<V>, u32>,
 }
 
 /// One slot's protocol state.
@@ -124,7 +97,12 @@ pub(crate) struct Slot<V> {
     qset: QuorumSet,
     config: Config,
     broken: bool,
-    qsets: BTreeMap<NodeId, QuorumSet>,
+    /// Every node id the slot met (the local node is [`LOCAL`]).
+    peers: Interner,
+    /// The local quorum set, compiled.
+    local_qset: Compiled,
+    /// Each node's latest quorum set.
+    qsets: QuorumSets,
     nom: Nomination<V>,
     bal: BallotState<V>,
     last_nomination: Option<Msg<V>>,
@@ -132,7 +110,19 @@ pub(crate) struct Slot<V> {
     help_replies: BTreeMap<NodeId, Millis>,
     received: u64,
     emitted: u64,
+    /// Final verdicts (Valid or Invalid) of the policy on values of this slot; MaybeValid
+    /// is asked again each time. Cleared when it reaches [`MAX_VERDICTS`].
+    verdicts: RefCell<BTreeMap<V, Validity>>,
+    /// Peers whose latest nomination names a value that was not Valid here when it
+    /// was last evaluated (on receipt or by `revalidate`).
+    nominations_not_valid: BTreeSet<Ix>,
+    /// Peers whose latest ballot statement names a value that was not Valid here when
+    /// it was last evaluated.
+    ballots_not_valid: BTreeSet<Ix>,
 }
+
+/// Most validity verdicts a slot caches.
+const MAX_VERDICTS: usize = 4096;
 
 fn timeout(base: u64, max: u64, round: u32) -> Millis {
     base.saturating_mul(round.max(1) as u64).min(max)
@@ -165,15 +155,19 @@ impl<V: Value> Slot<V> {
         config: Config,
         broken: bool,
     ) -> Self {
-        let mut qsets = BTreeMap::new();
-        qsets.insert(local.clone(), qset.clone());
+        let mut peers = Interner::default();
+        peers.intern(&local);
+        let local_qset = Compiled::compile(&qset, &mut peers);
+        let qsets = QuorumSets::new(LOCAL, &qset, &mut peers);
         Self {
             index,
             local,
-            qset,
             config,
             broken,
+            peers,
             qsets,
+            local_qset,
+            qset,
             nom: Nomination {
                 started: false,
                 stopped: false,
@@ -183,7 +177,7 @@ impl<V: Value> Slot<V> {
                 accepted: BTreeSet::new(),
                 candidates: BTreeSet::new(),
                 leaders: BTreeSet::new(),
-                latest: BTreeMap::new(),
+                latest: Latest::default(),
                 composite: None,
                 timer: None,
             },
@@ -197,13 +191,17 @@ impl<V: Value> Slot<V> {
                 value_override: None,
                 heard_from_quorum: false,
                 timer: None,
-                latest: BTreeMap::new(),
+                latest: Latest::default(),
+                candidates: BTreeMap::new(),
             },
             last_nomination: None,
             last_ballot: None,
             help_replies: BTreeMap::new(),
             received: 0,
             emitted: 0,
+            verdicts: RefCell::new(BTreeMap::new()),
+            nominations_not_valid: BTreeSet::new(),
+            ballots_not_valid: BTreeSet::new(),
         }
     }
 
@@ -214,9 +212,22 @@ impl<V: Value> Slot<V> {
 
     fn voting(&self) -> Voting<'_> {
         Voting {
-            qset: &self.qset,
+            local: &self.local_qset,
             qsets: &self.qsets,
             broken: self.broken,
+        }
+    }
+
+    /// Records `qs` as the quorum set of node `ix` (compiled only when it changed).
+    fn learn_qset(&mut self, ix: Ix, qs: &QuorumSet) -> Result<(), Error> {
+        if self.qsets.learn(ix, qs, &mut self.peers) {
+            Ok(())
+        } else {
+            Err(Error::SlotFull {
+                slot: self.index,
+                what: "quorum sets",
+                max: MAX_DISTINCT_QSETS,
+            })
         }
     }
 
@@ -240,14 +251,61 @@ impl<V: Value> Slot<V> {
 
     // ------------------------------------------------------------------ inputs
 
-    /// The local node proposes `value` (already valid and combined).
+    /// The local node proposes `value` (already Valid and combined). Starts nomination
+    /// (round 1) if it has not started; otherwise adds the value to the current round
+    /// without starting a new one (voting for it if the node leads itself).
     pub(crate) fn propose(&mut self, value: V, policy: &dyn ValuePolicy<V>, now: Millis) {
         if self.bal.phase == Phase::Externalize {
             return;
         }
-        self.nom.own_value = Some(value);
-        self.nominate(false, policy, now);
+        self.nom.own_value = Some(value.clone());
+        if !self.nom.started {
+            self.nominate(false, policy, now);
+        } else if !self.nom.stopped
+            && self.nom.candidates.is_empty()
+            && self.nom.leaders.contains(&self.local)
+            && self.nom.votes.insert(value)
+        {
+            self.record_own_nomination();
+        }
         self.step(policy, now);
+    }
+
+    /// Paper: section 6.1 ("valid" values), through the policy, with final verdicts
+    /// cached for the slot.
+    fn validity(&self, policy: &dyn ValuePolicy<V>, value: &V) -> Validity {
+        if let Some(v) = self.verdicts.borrow().get(value) {
+            return *v;
+        }
+        let verdict = policy.validity(self.index, value);
+        if verdict != Validity::MaybeValid {
+            let mut verdicts = self.verdicts.borrow_mut();
+            if verdicts.len() >= MAX_VERDICTS {
+                verdicts.clear();
+            }
+            verdicts.insert(value.clone(), verdict);
+        }
+        verdict
+    }
+
+    fn is_valid(&self, policy: &dyn ValuePolicy<V>, value: &V) -> bool {
+        self.validity(policy, value) == Validity::Valid
+    }
+
+    /// The lowest validity among `values` (Valid for none).
+    fn worst<'a>(
+        &self,
+        policy: &dyn ValuePolicy<V>,
+        values: impl IntoIterator<Item = &'a V>,
+    ) -> Validity {
+        let mut worst = Validity::Valid;
+        for v in values {
+            worst = worst.min(self.validity(policy, v));
+            if worst == Validity::Invalid {
+                break;
+            }
+        }
+        worst
     }
 
     /// A peer's statement (already structurally validated, not from us).
@@ -258,35 +316,53 @@ impl<V: Value> Slot<V> {
         now: Millis,
     ) -> Result<(), Error> {
         self.received += 1;
+        let Some(ix) = self.peers.intern(&msg.sender) else {
+            return Err(Error::SlotFull {
+                slot: self.index,
+                what: "node ids",
+                max: MAX_INTERNED,
+            });
+        };
         match &msg.topic {
             Topic::Nominate(n) => {
-                if let Some(old) = self.nom.latest.get(&msg.sender) {
+                if let Some(old) = self.nom.latest.get(ix) {
                     if !n.is_newer_than(old) {
                         return Ok(());
                     }
                 }
-                self.qsets
-                    .insert(msg.sender.clone(), msg.quorum_set.clone());
-                self.nom.latest.insert(msg.sender.clone(), n.clone());
-                let adopt = self.nom.started
-                    && !self.nom.stopped
+                self.learn_qset(ix, &msg.quorum_set)?;
+                self.nom.latest.insert(ix, n.clone());
+                let worst = self.worst(policy, n.voted.iter().chain(&n.accepted));
+                mark(
+                    &mut self.nominations_not_valid,
+                    ix,
+                    worst != Validity::Valid,
+                );
+                if !self.nom.started {
+                    // Every node takes part in nomination, with or without a value of its
+                    // own: start round 1 now (this votes for the leaders' Valid values).
+                    if self.bal.phase != Phase::Externalize && !self.nom.stopped {
+                        self.nominate(false, policy, now);
+                    }
+                } else if !self.nom.stopped
                     && self.nom.candidates.is_empty()
-                    && self.nom.leaders.contains(&msg.sender);
-                if adopt {
-                    if let Some(v) = self.new_value_from(n, policy) {
+                    && self.nom.leaders.contains(&msg.sender)
+                {
+                    if let Some(v) = self.new_value_from(&msg.sender, policy) {
                         self.nom.votes.insert(v);
                         self.record_own_nomination();
                     }
                 }
             }
             Topic::Ballot(st) => {
-                if st.values().iter().any(|v| !policy.is_valid(self.index, v)) {
+                let worst = self.worst(policy, st.values());
+                if worst == Validity::Invalid {
                     return Err(Error::InvalidValue {
                         sender: msg.sender.clone(),
                         slot: self.index,
                     });
                 }
-                if let Some(old) = self.bal.latest.get(&msg.sender) {
+                if let Some(old) = self.bal.latest.get(ix) {
                     if !st.is_newer_than(old) {
                         return Ok(());
                     }
@@ -294,17 +370,74 @@ impl<V: Value> Slot<V> {
                 if self.bal.phase == Phase::Externalize {
                     // Only keep statements that agree with what we externalized.
                     if self.externalized() == Some(st.value()) {
-                        self.bal.latest.insert(msg.sender.clone(), st.clone());
+                        self.put_ballot(ix, st.clone());
                     }
                     return Ok(());
                 }
-                self.qsets
-                    .insert(msg.sender.clone(), msg.quorum_set.clone());
-                self.bal.latest.insert(msg.sender.clone(), st.clone());
+                self.learn_qset(ix, &msg.quorum_set)?;
+                self.put_ballot(ix, st.clone());
+                mark(&mut self.ballots_not_valid, ix, worst != Validity::Valid);
+            }
+        }
+        // A ballot statement changes nothing nomination depends on.
+        let nomination = matches!(msg.topic, Topic::Nominate(_));
+        self.step_with(policy, now, nomination);
+        Ok(())
+    }
+
+    /// Re-evaluates the slot after the policy may have turned MaybeValid values Valid:
+    /// votes for the round leaders' values that are Valid now, then runs nomination and
+    /// the ballot protocol to a fixpoint.
+    pub(crate) fn revalidate(&mut self, policy: &dyn ValuePolicy<V>, now: Millis) {
+        let noms: Vec<(Ix, Vec<V>)> = self
+            .nom
+            .latest
+            .iter()
+            .filter(|(n, _)| self.nominations_not_valid.contains(n))
+            .map(|(n, st)| (n, st.voted.iter().chain(&st.accepted).cloned().collect()))
+            .collect();
+        for (sender, values) in noms {
+            let worst = self.worst(policy, &values);
+            mark(
+                &mut self.nominations_not_valid,
+                sender,
+                worst != Validity::Valid,
+            );
+        }
+        let bals: Vec<(Ix, Vec<V>)> = self
+            .bal
+            .latest
+            .iter()
+            .filter(|(n, _)| self.ballots_not_valid.contains(n))
+            .map(|(n, st)| (n, st.values().into_iter().cloned().collect()))
+            .collect();
+        for (sender, values) in bals {
+            let worst = self.worst(policy, &values);
+            mark(
+                &mut self.ballots_not_valid,
+                sender,
+                worst != Validity::Valid,
+            );
+        }
+        if self.nom.started && !self.nom.stopped && self.nom.candidates.is_empty() {
+            let leaders: Vec<NodeId> = self
+                .nom
+                .leaders
+                .iter()
+                .filter(|l| **l != self.local)
+                .cloned()
+                .collect();
+            let mut voted = false;
+            for leader in &leaders {
+                if let Some(v) = self.new_value_from(leader, policy) {
+                    voted |= self.nom.votes.insert(v);
+                }
+            }
+            if voted {
+                self.record_own_nomination();
             }
         }
         self.step(policy, now);
-        Ok(())
     }
 
     /// Fires due timers. Paper: section 6.1 (nomination rounds) and 6.2 step 10 (a ballot
@@ -323,8 +456,11 @@ impl<V: Value> Slot<V> {
         self.step(policy, now);
     }
 
-    /// Restores from a message this node emitted before a crash.
-    pub(crate) fn restore(&mut self, msg: &Msg<V>) {
+    /// Restores from a message this node emitted before a crash, arming the timers at
+    /// `now`: a restored nomination starts round 1 (leaders and round timer), a restored
+    /// ballot runs its ballot timer (as if a quorum had been heard at its counter, so a
+    /// node that hears nobody still moves on once).
+    pub(crate) fn restore(&mut self, msg: &Msg<V>, now: Millis) {
         match &msg.topic {
             Topic::Nominate(n) => {
                 self.nom.votes.extend(n.voted.iter().cloned());
@@ -333,6 +469,16 @@ impl<V: Value> Slot<V> {
                 self.nom.started = true;
                 self.record_own_nomination();
                 self.last_nomination = Some(msg.clone());
+                if self.nom.round == 0 && !self.nom.stopped && self.bal.phase != Phase::Externalize
+                {
+                    self.nom.round = 1;
+                    self.update_leaders();
+                    self.nom.timer = Some(now.saturating_add(timeout(
+                        self.config.nomination_timeout_ms,
+                        self.config.max_timeout_ms,
+                        1,
+                    )));
+                }
             }
             Topic::Ballot(st) => {
                 let bal = &mut self.bal;
@@ -374,8 +520,15 @@ impl<V: Value> Slot<V> {
                     }
                 }
                 bal.heard_from_quorum = false;
-                bal.timer = None;
-                bal.latest.insert(self.local.clone(), st.clone());
+                bal.timer = match bal.phase {
+                    Phase::Externalize => None,
+                    _ => Some(now.saturating_add(timeout(
+                        self.config.ballot_timeout_ms,
+                        self.config.max_timeout_ms,
+                        st.counter(),
+                    ))),
+                };
+                self.put_ballot(LOCAL, st.clone());
                 self.last_ballot = Some(msg.clone());
             }
         }
@@ -383,7 +536,7 @@ impl<V: Value> Slot<V> {
 
     /// Pushes our statements that changed since last emitted.
     pub(crate) fn take_outgoing(&mut self, out: &mut Vec<Msg<V>>) {
-        if let Some(n) = self.nom.latest.get(&self.local) {
+        if let Some(n) = self.nom.latest.get(LOCAL) {
             let topic = Topic::Nominate(n.clone());
             if self.last_nomination.as_ref().map(|m| &m.topic) != Some(&topic) {
                 let msg = self.message(topic);
@@ -392,7 +545,9 @@ impl<V: Value> Slot<V> {
                 out.push(msg);
             }
         }
-        if let Some(st) = self.bal.latest.get(&self.local) {
+        // A statement at counter 0 (accepted prepared, no ballot yet) is only counted
+        // locally, never sent (it is not a well-formed message).
+        if let Some(st) = self.bal.latest.get(LOCAL).filter(|s| s.counter() != 0) {
             let topic = Topic::Ballot(st.clone());
             if self.last_ballot.as_ref().map(|m| &m.topic) != Some(&topic) {
                 let msg = self.message(topic);
@@ -434,7 +589,12 @@ impl<V: Value> Slot<V> {
 
     /// Runs nomination and the ballot protocol to a fixpoint.
     fn step(&mut self, policy: &dyn ValuePolicy<V>, now: Millis) {
-        if self.nomination_advance(policy) {
+        self.step_with(policy, now, true);
+    }
+
+    /// [`Slot::step`], skipping nomination when nothing it depends on changed.
+    fn step_with(&mut self, policy: &dyn ValuePolicy<V>, now: Millis, nomination: bool) {
+        if nomination && self.nomination_advance(policy) {
             if let Some(v) = self.nom.composite.clone() {
                 // Paper: section 6.2, step 1: start the ballot protocol at <1, composite>.
                 if self.bump_state(v, false) {
@@ -444,10 +604,10 @@ impl<V: Value> Slot<V> {
         }
         let mut guard = 0u32;
         loop {
-            let did = self.attempt_accept_prepared()
-                || self.attempt_confirm_prepared()
-                || self.attempt_accept_commit()
-                || self.attempt_confirm_commit()
+            let did = self.attempt_accept_prepared(policy)
+                || self.attempt_confirm_prepared(policy)
+                || self.attempt_accept_commit(policy)
+                || self.attempt_confirm_commit(policy)
                 || self.attempt_bump();
             if !did {
                 break;
@@ -487,10 +647,8 @@ impl<V: Value> Slot<V> {
                 if let Some(v) = self.nom.own_value.clone() {
                     self.nom.votes.insert(v);
                 }
-            } else if let Some(st) = self.nom.latest.get(leader) {
-                if let Some(v) = self.new_value_from(st, policy) {
-                    self.nom.votes.insert(v);
-                }
+            } else if let Some(v) = self.new_value_from(leader, policy) {
+                self.nom.votes.insert(v);
             }
         }
         self.nom.timer = Some(now.saturating_add(timeout(
@@ -526,15 +684,22 @@ impl<V: Value> Slot<V> {
         }
     }
 
-    /// The valid value from a leader's statement that we have not voted for yet, with the
-    /// highest value hash.
-    fn new_value_from(&self, st: &Nominate<V>, policy: &dyn ValuePolicy<V>) -> Option<V> {
-        st.voted
-            .iter()
-            .chain(st.accepted.iter())
-            .filter(|v| !self.nom.votes.contains(*v) && policy.is_valid(self.index, v))
-            .max_by_key(|v| value_hash(self.index, self.nom.round, *v))
-            .cloned()
+    /// The Valid value from `leader`'s latest statement that we have not voted for yet,
+    /// with the highest value hash. Paper: section 6.1 (a node votes only for valid
+    /// values it hears from its leaders).
+    fn new_value_from(&self, leader: &NodeId, policy: &dyn ValuePolicy<V>) -> Option<V> {
+        let st = self.nom.latest.get(self.peers.get(leader)?)?;
+        let mut best: Option<(u64, &V)> = None;
+        for v in st.voted.iter().chain(st.accepted.iter()) {
+            if self.nom.votes.contains(v) || !self.is_valid(policy, v) {
+                continue;
+            }
+            let h = value_hash(self.index, self.nom.round, v);
+            if best.is_none_or(|(b, _)| h >= b) {
+                best = Some((h, v));
+            }
+        }
+        best.map(|(_, v)| v.clone())
     }
 
     fn record_own_nomination(&mut self) {
@@ -545,7 +710,7 @@ impl<V: Value> Slot<V> {
             voted: self.nom.votes.iter().cloned().collect(),
             accepted: self.nom.accepted.iter().cloned().collect(),
         };
-        self.nom.latest.insert(self.local.clone(), st);
+        self.nom.latest.insert(LOCAL, st);
     }
 
     /// Paper: section 6.1: accept `nominate x` by federated voting, confirm it when a
@@ -556,43 +721,52 @@ impl<V: Value> Slot<V> {
         }
         let mut new_candidates = false;
         loop {
-            let mut changed = false;
-            let values: BTreeSet<V> = self
-                .nom
-                .latest
-                .values()
-                .flat_map(|s| s.voted.iter().chain(s.accepted.iter()))
-                .filter(|v| !self.nom.accepted.contains(*v))
-                .cloned()
-                .collect();
-            for v in values {
-                let ok = self.voting().accept(
-                    &self.nom.latest,
-                    |s| s.voted.binary_search(&v).is_ok(),
-                    |s| s.accepted.binary_search(&v).is_ok(),
-                );
-                if ok && policy.is_valid(self.index, &v) {
-                    self.nom.votes.insert(v.clone());
-                    self.nom.accepted.insert(v);
-                    changed = true;
-                }
+            let accepted: Vec<V> = {
+                let mut values: Vec<&V> = self
+                    .nom
+                    .latest
+                    .values()
+                    .flat_map(|s| s.voted.iter().chain(s.accepted.iter()))
+                    .filter(|v| !self.nom.accepted.contains(*v))
+                    .collect();
+                values.sort_unstable();
+                values.dedup();
+                values
+                    .into_iter()
+                    .filter(|v| {
+                        self.voting().accept(
+                            &self.nom.latest,
+                            |s| s.voted.binary_search(v).is_ok(),
+                            |s| s.accepted.binary_search(v).is_ok(),
+                        ) && self.is_valid(policy, v)
+                    })
+                    .cloned()
+                    .collect()
+            };
+            let mut changed = !accepted.is_empty();
+            for v in accepted {
+                self.nom.votes.insert(v.clone());
+                self.nom.accepted.insert(v);
             }
-            let pending: Vec<V> = self
+            // A restored accepted value may not be Valid here any more: never a
+            // candidate then (combine gets Valid values only).
+            let confirmed: Vec<V> = self
                 .nom
                 .accepted
                 .iter()
-                .filter(|v| !self.nom.candidates.contains(*v))
+                .filter(|v| {
+                    !self.nom.candidates.contains(*v)
+                        && self
+                            .voting()
+                            .ratify(&self.nom.latest, |s| s.accepted.binary_search(v).is_ok())
+                        && self.is_valid(policy, v)
+                })
                 .cloned()
                 .collect();
-            for v in pending {
-                let ok = self
-                    .voting()
-                    .ratify(&self.nom.latest, |s| s.accepted.binary_search(&v).is_ok());
-                if ok {
-                    self.nom.candidates.insert(v);
-                    changed = true;
-                    new_candidates = true;
-                }
+            if !confirmed.is_empty() {
+                changed = true;
+                new_candidates = true;
+                self.nom.candidates.extend(confirmed);
             }
             if !changed {
                 break;
@@ -601,7 +775,7 @@ impl<V: Value> Slot<V> {
         }
         if new_candidates {
             let cands: Vec<V> = self.nom.candidates.iter().cloned().collect();
-            self.nom.composite = policy.combine(self.index, &cands);
+            self.nom.composite = Some(policy.combine(self.index, &cands));
             self.nom.timer = None;
         }
         new_candidates
@@ -609,58 +783,86 @@ impl<V: Value> Slot<V> {
 
     // ------------------------------------------------------------------ ballot protocol
 
-    fn prepare_candidates(&self) -> Vec<Ballot<V>> {
-        let mut out = Vec::new();
-        for st in self.bal.latest.values() {
+    /// Records node `ix`'s ballot statement, keeping the candidate ballots up to date.
+    fn put_ballot(&mut self, ix: Ix, st: BallotStatement<V>) {
+        // The distinct ballots a statement names, at counters above 0 (our own counter-0
+        // statement, accepted prepared without a ballot, names no ballot anyone voted
+        // for).
+        fn named<'a, V: Value>(st: &'a BallotStatement<V>) -> Vec<BallotRef<'a, V>> {
+            let mut out = Vec::new();
             st.prepare_candidates(&mut out);
+            out.retain(|b| b.counter != 0);
+            out.sort_unstable();
+            out.dedup();
+            out
         }
-        out.sort();
-        out.dedup();
-        out
+        if let Some(old) = self.bal.latest.get(ix) {
+            for b in named(old) {
+                let key = b.to_ballot();
+                if let Some(n) = self.bal.candidates.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.bal.candidates.remove(&key);
+                    }
+                }
+            }
+        }
+        for b in named(&st) {
+            *self.bal.candidates.entry(b.to_ballot()).or_insert(0) += 1;
+        }
+        self.bal.latest.insert(ix, st);
+    }
+
+    /// Every ballot a statement names (borrowed), ascending, without repeats.
+    fn prepare_candidates(&self) -> Vec<BallotRef<'_, V>> {
+        self.bal.candidates.keys().map(Ballot::as_ref).collect()
     }
 
     /// Paper: section 6.2, steps 2-3 (accept prepared): raise `p` (and `p'`) to the
     /// highest ballot we can accept as prepared.
-    fn attempt_accept_prepared(&mut self) -> bool {
+    fn attempt_accept_prepared(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         let phase = self.bal.phase;
         if phase == Phase::Externalize {
             return false;
         }
-        let candidates = self.prepare_candidates();
-        for ballot in candidates.iter().rev() {
-            if phase == Phase::Confirm {
-                // Only ballots that raise p along the committed value matter now.
-                let raises = match (&self.bal.p, &self.bal.h) {
-                    (Some(p), _) => p < ballot && p.is_compatible(ballot),
-                    (None, Some(h)) => h.is_compatible(ballot),
-                    (None, None) => false,
-                };
-                if !raises {
-                    continue;
-                }
-            } else {
-                if self.bal.p_prime.as_ref().is_some_and(|pp| ballot <= pp) {
-                    continue;
-                }
-                if self
-                    .bal
-                    .p
-                    .as_ref()
-                    .is_some_and(|p| ballot.is_less_and_compatible(p))
-                {
-                    continue;
-                }
-            }
-            let ok = self.voting().accept(
-                &self.bal.latest,
-                |s| s.votes_prepare(ballot),
-                |s| s.accepted_prepare(ballot),
-            );
-            if ok {
-                return self.set_accept_prepared(ballot.clone());
-            }
-        }
-        false
+        let found = {
+            let candidates = self.prepare_candidates();
+            let p = self.bal.p.as_ref().map(Ballot::as_ref);
+            let pp = self.bal.p_prime.as_ref().map(Ballot::as_ref);
+            let h = self.bal.h.as_ref().map(Ballot::as_ref);
+            candidates
+                .into_iter()
+                .rev()
+                .find(|&ballot| {
+                    if phase == Phase::Confirm {
+                        // Only ballots that raise p along the committed value matter now.
+                        let raises = match (p, h) {
+                            (Some(p), _) => p < ballot && p.value == ballot.value,
+                            (None, Some(h)) => h.value == ballot.value,
+                            (None, None) => false,
+                        };
+                        if !raises {
+                            return false;
+                        }
+                    } else {
+                        if pp.is_some_and(|pp| ballot <= pp) {
+                            return false;
+                        }
+                        if p.is_some_and(|p| ballot.is_less_and_compatible(p)) {
+                            return false;
+                        }
+                    }
+                    // Never accept a value that is not Valid here (paper section 6.1: only
+                    // valid values); a lower ballot may still be acceptable.
+                    self.voting().accept(
+                        &self.bal.latest,
+                        |s| s.votes_prepare(ballot),
+                        |s| s.accepted_prepare(ballot),
+                    ) && self.is_valid(policy, ballot.value)
+                })
+                .map(BallotRef::to_ballot)
+        };
+        found.is_some_and(|b| self.set_accept_prepared(b))
     }
 
     fn set_accept_prepared(&mut self, ballot: Ballot<V>) -> bool {
@@ -717,52 +919,63 @@ impl<V: Value> Slot<V> {
     /// Paper: section 6.2, steps 4-5 (confirm prepared): set `h` to the highest ballot
     /// confirmed prepared and, if we are not committed elsewhere, `c` to the lowest
     /// ballot such that every ballot from it to `h` is confirmed prepared.
-    fn attempt_confirm_prepared(&mut self) -> bool {
+    fn attempt_confirm_prepared(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         if self.bal.phase != Phase::Prepare || self.bal.p.is_none() {
             return false;
         }
-        let candidates = self.prepare_candidates();
-        let mut idx = None;
-        for (i, ballot) in candidates.iter().enumerate().rev() {
-            if self.bal.h.as_ref().is_some_and(|h| ballot <= h) {
-                return false;
-            }
-            if self
-                .voting()
-                .ratify(&self.bal.latest, |s| s.accepted_prepare(ballot))
-            {
-                idx = Some(i);
-                break;
-            }
-        }
-        let Some(idx) = idx else {
-            return false;
-        };
-        let new_h = candidates[idx].clone();
-        let mut new_c = None;
-        let not_aborted = |b: &Option<Ballot<V>>| {
-            b.as_ref()
-                .is_none_or(|x| !new_h.is_less_and_incompatible(x))
-        };
-        if self.bal.c.is_none() && not_aborted(&self.bal.p) && not_aborted(&self.bal.p_prime) {
-            for ballot in candidates[..=idx].iter().rev() {
-                if self.bal.b.as_ref().is_some_and(|b| ballot < b) {
+        let found = {
+            let candidates = self.prepare_candidates();
+            let h = self.bal.h.as_ref().map(Ballot::as_ref);
+            let mut idx = None;
+            for (i, &ballot) in candidates.iter().enumerate().rev() {
+                if h.is_some_and(|h| ballot <= h) {
                     break;
-                }
-                if !ballot.is_less_and_compatible(&new_h) {
-                    continue;
                 }
                 if self
                     .voting()
                     .ratify(&self.bal.latest, |s| s.accepted_prepare(ballot))
+                    && self.is_valid(policy, ballot.value)
                 {
-                    new_c = Some(ballot.clone());
-                } else {
+                    idx = Some(i);
                     break;
                 }
             }
+            idx.map(|idx| {
+                let new_h = candidates[idx];
+                let mut new_c = None;
+                let not_aborted = |b: &Option<Ballot<V>>| {
+                    b.as_ref()
+                        .is_none_or(|x| !(new_h <= x.as_ref() && *new_h.value != x.value))
+                };
+                let b = self.bal.b.as_ref().map(Ballot::as_ref);
+                if self.bal.c.is_none()
+                    && not_aborted(&self.bal.p)
+                    && not_aborted(&self.bal.p_prime)
+                {
+                    for &ballot in candidates[..=idx].iter().rev() {
+                        if b.is_some_and(|b| ballot < b) {
+                            break;
+                        }
+                        if !ballot.is_less_and_compatible(new_h) {
+                            continue;
+                        }
+                        if self
+                            .voting()
+                            .ratify(&self.bal.latest, |s| s.accepted_prepare(ballot))
+                        {
+                            new_c = Some(ballot);
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                (new_c.map(BallotRef::to_ballot), new_h.to_ballot())
+            })
+        };
+        match found {
+            Some((new_c, new_h)) => self.set_confirm_prepared(new_c, new_h),
+            None => false,
         }
-        self.set_confirm_prepared(new_c, new_h)
     }
 
     fn set_confirm_prepared(&mut self, new_c: Option<Ballot<V>>, new_h: Ballot<V>) -> bool {
@@ -784,47 +997,65 @@ impl<V: Value> Slot<V> {
 
     /// Paper: section 6.2, step 6 (accept commit): accept `commit` for the widest
     /// counter range with one value, by federated voting.
-    fn attempt_accept_commit(&mut self) -> bool {
-        let values: BTreeSet<V> = match self.bal.phase {
-            Phase::Externalize => return false,
-            Phase::Confirm => match &self.bal.h {
-                Some(h) => std::iter::once(h.value.clone()).collect(),
-                None => return false,
-            },
-            Phase::Prepare => self
-                .bal
-                .latest
-                .values()
-                .filter(|s| match s {
-                    BallotStatement::Prepare(p) => p.commit_counter != 0,
-                    _ => true,
-                })
-                .map(|s| s.value().clone())
-                .collect(),
-        };
-        for x in values {
-            let mut bounds = Vec::new();
-            for st in self.bal.latest.values() {
-                st.commit_boundaries(&x, &mut bounds);
-            }
-            bounds.sort_unstable();
-            bounds.dedup();
-            let found = find_extended_interval(&bounds, |lo, hi| {
-                self.voting().accept(
-                    &self.bal.latest,
-                    |s| s.votes_commit(&x, lo, hi),
-                    |s| s.accepted_commit(&x, lo, hi),
-                )
-            });
-            if let Some((lo, hi)) = found {
-                let improves = self.bal.phase == Phase::Prepare
-                    || self.bal.h.as_ref().is_none_or(|h| hi > h.counter);
-                if improves {
-                    return self.set_accept_commit(Ballot::new(lo, x.clone()), Ballot::new(hi, x));
+    fn attempt_accept_commit(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
+        let found = {
+            let values: Vec<&V> = match self.bal.phase {
+                Phase::Externalize => return false,
+                Phase::Confirm => match &self.bal.h {
+                    Some(h) => vec![&h.value],
+                    None => return false,
+                },
+                Phase::Prepare => {
+                    let mut v: Vec<&V> = self
+                        .bal
+                        .latest
+                        .values()
+                        .filter(|s| match s {
+                            BallotStatement::Prepare(p) => p.commit_counter != 0,
+                            _ => true,
+                        })
+                        .map(BallotStatement::value)
+                        .collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                }
+            };
+            let mut found = None;
+            for x in values {
+                let mut bounds = Vec::new();
+                for st in self.bal.latest.values() {
+                    st.commit_boundaries(x, &mut bounds);
+                }
+                bounds.sort_unstable();
+                bounds.dedup();
+                let interval = find_extended_interval(&bounds, |lo, hi| {
+                    self.voting().accept(
+                        &self.bal.latest,
+                        |s| s.votes_commit(x, lo, hi),
+                        |s| s.accepted_commit(x, lo, hi),
+                    )
+                });
+                if let Some((lo, hi)) = interval {
+                    if !self.is_valid(policy, x) {
+                        continue;
+                    }
+                    let improves = self.bal.phase == Phase::Prepare
+                        || self.bal.h.as_ref().is_none_or(|h| hi > h.counter);
+                    if improves {
+                        found = Some((lo, hi, x.clone()));
+                        break;
+                    }
                 }
             }
+            found
+        };
+        match found {
+            Some((lo, hi, x)) => {
+                self.set_accept_commit(Ballot::new(lo, x.clone()), Ballot::new(hi, x))
+            }
+            None => false,
         }
-        false
     }
 
     fn set_accept_commit(&mut self, c: Ballot<V>, h: Ballot<V>) -> bool {
@@ -856,26 +1087,30 @@ impl<V: Value> Slot<V> {
 
     /// Paper: section 6.2, step 7-8 (confirm commit): a quorum accepted the commit range;
     /// externalize.
-    fn attempt_confirm_commit(&mut self) -> bool {
+    fn attempt_confirm_commit(&mut self, policy: &dyn ValuePolicy<V>) -> bool {
         if self.bal.phase != Phase::Confirm || self.bal.c.is_none() {
             return false;
         }
-        let Some(x) = self.bal.h.as_ref().map(|h| h.value.clone()) else {
-            return false;
+        let found = {
+            let Some(x) = self.bal.h.as_ref().map(|h| &h.value) else {
+                return false;
+            };
+            let mut bounds = Vec::new();
+            for st in self.bal.latest.values() {
+                st.commit_boundaries(x, &mut bounds);
+            }
+            bounds.sort_unstable();
+            bounds.dedup();
+            let interval = find_extended_interval(&bounds, |lo, hi| {
+                self.voting()
+                    .ratify(&self.bal.latest, |s| s.accepted_commit(x, lo, hi))
+            });
+            match interval {
+                Some((lo, hi)) if self.is_valid(policy, x) => (lo, hi, x.clone()),
+                _ => return false,
+            }
         };
-        let mut bounds = Vec::new();
-        for st in self.bal.latest.values() {
-            st.commit_boundaries(&x, &mut bounds);
-        }
-        bounds.sort_unstable();
-        bounds.dedup();
-        let found = find_extended_interval(&bounds, |lo, hi| {
-            self.voting()
-                .ratify(&self.bal.latest, |s| s.accepted_commit(&x, lo, hi))
-        });
-        let Some((lo, hi)) = found else {
-            return false;
-        };
+        let (lo, hi, x) = found;
         let h = Ballot::new(hi, x.clone());
         self.bal.c = Some(Ballot::new(lo, x));
         self.bal.h = Some(h.clone());
@@ -895,8 +1130,8 @@ impl<V: Value> Slot<V> {
         }
         let local = self.bal.b.as_ref().map_or(0, |b| b.counter);
         let ahead = |n: u32| {
-            self.qset
-                .is_v_blocking(&|id| self.bal.latest.get(id).is_some_and(|s| s.counter() > n))
+            self.voting()
+                .v_blocking(&self.bal.latest, |s| s.counter() > n)
         };
         if !ahead(local) {
             return false;
@@ -1031,7 +1266,19 @@ impl<V: Value> Slot<V> {
     /// each phase.
     fn own_ballot_statement(&self) -> Option<BallotStatement<V>> {
         let bal = &self.bal;
-        let b = bal.b.as_ref()?;
+        let Some(b) = bal.b.as_ref() else {
+            // No ballot yet, but accepted prepared (pulled in by peers): a statement at
+            // counter 0 that counts our acceptance in federated voting without voting
+            // for any ballot. It is recorded, never sent (as stellar-core does).
+            let p = bal.p.clone()?;
+            return Some(BallotStatement::Prepare(Prepare {
+                ballot: Ballot::new(0, p.value.clone()),
+                prepared: Some(p),
+                prepared_prime: bal.p_prime.clone(),
+                commit_counter: 0,
+                high_counter: 0,
+            }));
+        };
         let counter_if_compatible = |x: &Option<Ballot<V>>| {
             x.as_ref()
                 .filter(|x| x.is_compatible(b))
@@ -1060,7 +1307,7 @@ impl<V: Value> Slot<V> {
 
     fn record_own_ballot(&mut self) {
         if let Some(st) = self.own_ballot_statement() {
-            self.bal.latest.insert(self.local.clone(), st);
+            self.put_ballot(LOCAL, st);
         }
     }
 
@@ -1078,6 +1325,8 @@ impl<V: Value> Slot<V> {
             heard_from_quorum: self.bal.heard_from_quorum,
             messages_received: self.received,
             messages_emitted: self.emitted,
+            nominations_not_valid: self.nominations_not_valid.len(),
+            ballots_not_valid: self.ballots_not_valid.len(),
         }
     }
 
@@ -1090,7 +1339,24 @@ impl<V: Value> Slot<V> {
         }
     }
 
-    pub(crate) fn snapshot(&self) -> SlotSnapshot<V> {
+    pub(crate) fn snapshot(&self, policy: &dyn ValuePolicy<V>) -> SlotSnapshot<V> {
+        let named: BTreeSet<&V> = self
+            .nom
+            .latest
+            .values()
+            .flat_map(|n| n.voted.iter().chain(&n.accepted))
+            .chain(self.bal.latest.values().flat_map(|b| b.values()))
+            .collect();
+        let maybe_valid_values = named
+            .into_iter()
+            .filter(|v| self.validity(policy, v) == Validity::MaybeValid)
+            .cloned()
+            .collect();
+        let statements_not_valid = self
+            .nominations_not_valid
+            .union(&self.ballots_not_valid)
+            .map(|&ix| self.peers.id(ix).clone())
+            .collect();
         SlotSnapshot {
             slot: self.index,
             local: self.local.clone(),
@@ -1115,16 +1381,107 @@ impl<V: Value> Slot<V> {
                 heard_from_quorum: self.bal.heard_from_quorum,
                 timer_deadline_ms: self.bal.timer,
             },
-            latest_nominations: self.nom.latest.clone(),
-            latest_ballots: self.bal.latest.clone(),
+            latest_nominations: self.nom.latest.to_map(&self.peers),
+            latest_ballots: self.bal.latest.to_map(&self.peers),
             externalized: self.externalized().cloned(),
+            maybe_valid_values,
+            statements_not_valid,
         }
     }
 }
 
+/// Adds `sender` to `set` when `flag`, removes it otherwise.
+fn mark(set: &mut BTreeSet<Ix>, sender: Ix, flag: bool) {
+    if flag {
+        set.insert(sender);
+    } else {
+        set.remove(&sender);
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    struct AllValid;
+    impl ValuePolicy<u64> for AllValid {
+        fn validity(&self, _slot: SlotIndex, _value: &u64) -> Validity {
+            Validity::Valid
+        }
+        fn combine(&self, _slot: SlotIndex, candidates: &[u64]) -> u64 {
+            candidates.iter().copied().max().unwrap_or_default()
+        }
+    }
+
+    /// The candidate ballots kept up to date as statements arrive are exactly those the
+    /// recorded statements name, each counted once per statement.
+    #[test]
+    fn candidate_ballots_follow_the_statements() {
+        let ids: Vec<NodeId> = (0..5)
+            .map(|i| NodeId::from(format!("v{i}").as_str()))
+            .collect();
+        let qset = QuorumSet::flat(4, ids.clone()).unwrap();
+        let mut slot = Slot::new(1, ids[0].clone(), qset.clone(), Config::default(), false);
+        slot.propose(3, &AllValid, 0);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for i in 0..3000u64 {
+            let b = Ballot::new(1 + rnd(4) as u32, rnd(3));
+            let st = match rnd(3) {
+                0 => {
+                    let p = (rnd(2) == 0).then(|| Ballot::new(b.counter, b.value));
+                    BallotStatement::Prepare(Prepare {
+                        ballot: b,
+                        prepared: p,
+                        prepared_prime: None,
+                        commit_counter: 0,
+                        high_counter: 0,
+                    })
+                }
+                1 => BallotStatement::Confirm(Confirm {
+                    prepared_counter: b.counter,
+                    commit_counter: 1,
+                    high_counter: b.counter,
+                    ballot: b,
+                }),
+                _ => BallotStatement::Externalize(Externalize {
+                    high_counter: b.counter,
+                    commit: b,
+                }),
+            };
+            let msg = Msg {
+                sender: ids[1 + rnd(4) as usize].clone(),
+                slot: 1,
+                quorum_set: qset.clone(),
+                topic: Topic::Ballot(st),
+            };
+            let _ = slot.handle(&msg, &AllValid, i);
+            let mut want: BTreeMap<Ballot<u64>, u32> = BTreeMap::new();
+            for st in slot.bal.latest.values() {
+                let mut named = Vec::new();
+                st.prepare_candidates(&mut named);
+                let named: BTreeSet<Ballot<u64>> = named
+                    .into_iter()
+                    .filter(|b| b.counter != 0)
+                    .map(BallotRef::to_ballot)
+                    .collect();
+                for b in named {
+                    *want.entry(b).or_default() += 1;
+                }
+            }
+            assert_eq!(slot.bal.candidates, want, "after message {i}");
+            if slot.externalized().is_some() {
+                slot = Slot::new(1, ids[0].clone(), qset.clone(), Config::default(), false);
+                slot.propose(3, &AllValid, i);
+            }
+        }
+    }
 
     #[test]
     fn extended_interval_scans_from_the_top() {

@@ -28,8 +28,13 @@ pub enum FaultKind {
     /// The nodes split into two sides that cannot talk, then heal (within the window).
     Partition,
     /// An honest node stops (losing in-flight messages and timers) and restarts later from
-    /// its ledger and the last messages it emitted.
+    /// its ledger and the last messages it emitted (`Node::restore`), proposing again or
+    /// not; in some runs the whole network (every honest node) stops at once.
     Crash,
+    /// Nodes learn other nodes' transactions late: a value naming one is MaybeValid at
+    /// such a node until it learns it, after a random delay (then the simulator calls
+    /// `Node::revalidate`).
+    Late,
     /// A Byzantine node that never sends anything.
     Silent,
     /// A Byzantine node that runs two honest instances with different values and sends
@@ -42,13 +47,14 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Loss,
         FaultKind::Delay,
         FaultKind::Dup,
         FaultKind::Reorder,
         FaultKind::Partition,
         FaultKind::Crash,
+        FaultKind::Late,
         FaultKind::Silent,
         FaultKind::Equivocate,
         FaultKind::Garbage,
@@ -63,6 +69,7 @@ impl FaultKind {
             FaultKind::Reorder => "reorder",
             FaultKind::Partition => "partition",
             FaultKind::Crash => "crash",
+            FaultKind::Late => "late",
             FaultKind::Silent => "silent",
             FaultKind::Equivocate => "equivocate",
             FaultKind::Garbage => "garbage",
@@ -130,7 +137,7 @@ impl FromStr for FaultSet {
                 .ok_or_else(|| {
                     SimError::Faults(format!(
                         "unknown fault {part:?}: use all, none, or a comma list of \
-                         loss,delay,dup,reorder,partition,crash,silent,equivocate,garbage"
+                         loss,delay,dup,reorder,partition,crash,late,silent,equivocate,garbage"
                     ))
                 })?;
             if !kinds.contains(&kind) {
@@ -162,6 +169,22 @@ pub struct Crash {
     pub at_ms: u64,
     /// Restart time, simulated ms.
     pub restart_ms: u64,
+    /// Whether the restarted node proposes its value again for the slot it restored.
+    /// When not, it carries on from `Node::restore` alone (it still proposes for a slot
+    /// it had said nothing about, and for every later slot).
+    pub repropose: bool,
+}
+
+/// Late learning of transactions (the `late` fault kind).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LateValues {
+    /// Probability that a node learns a given transaction of another node late.
+    pub prob: f64,
+    /// A late transaction is learned after 1 ms to this many ms.
+    pub max_delay_ms: u64,
+    /// Probability that nobody ever learns a transaction a Byzantine node made up (its
+    /// values stay MaybeValid at every honest node for good).
+    pub never_prob: f64,
 }
 
 /// Everything that goes wrong in one run, drawn from its seed.
@@ -183,6 +206,10 @@ pub struct FaultPlan {
     pub partitions: Vec<Partition>,
     /// Crashes.
     pub crashes: Vec<Crash>,
+    /// Whether the crashes are one whole-network crash (every honest node at once).
+    pub network_crash: bool,
+    /// Late learning of transactions proposed during the window.
+    pub late: Option<LateValues>,
     /// Byzantine nodes and their behaviour.
     pub byzantine: BTreeMap<usize, FaultKind>,
 }
@@ -278,17 +305,56 @@ impl FaultPlan {
         }
         if has(FaultKind::Crash) {
             let honest: Vec<usize> = (0..n).filter(|i| !plan.byzantine.contains_key(i)).collect();
-            for _ in 0..rng.gen_range(1..=2) {
-                if let Some(&node) = honest.choose(rng) {
-                    let at_ms = rng.gen_range(0..end.saturating_sub(100).max(1));
-                    let restart_ms = rng.gen_range(at_ms + 50..=end.max(at_ms + 50));
+            // Restart with or without proposing again: chosen per run (in a third of
+            // the runs, per crash).
+            let mode = rng.gen_range(0..3);
+            let repropose = |rng: &mut ChaCha8Rng| match mode {
+                0 => true,
+                1 => false,
+                _ => rng.gen_bool(0.5),
+            };
+            if rng.gen_bool(0.3) {
+                // The whole network stops at once and restarts from its last messages.
+                plan.network_crash = true;
+                let at_ms = rng.gen_range(0..end.saturating_sub(100).max(1));
+                let together = rng.gen_bool(0.5);
+                let restart_all = rng.gen_range(at_ms + 50..=end.max(at_ms + 50));
+                for &node in &honest {
+                    let restart_ms = if together {
+                        restart_all
+                    } else {
+                        rng.gen_range(at_ms + 50..=end.max(at_ms + 50))
+                    };
+                    let repropose = repropose(rng);
                     plan.crashes.push(Crash {
                         node,
                         at_ms,
                         restart_ms,
+                        repropose,
                     });
                 }
+            } else {
+                for _ in 0..rng.gen_range(1..=2) {
+                    if let Some(&node) = honest.choose(rng) {
+                        let at_ms = rng.gen_range(0..end.saturating_sub(100).max(1));
+                        let restart_ms = rng.gen_range(at_ms + 50..=end.max(at_ms + 50));
+                        let repropose = repropose(rng);
+                        plan.crashes.push(Crash {
+                            node,
+                            at_ms,
+                            restart_ms,
+                            repropose,
+                        });
+                    }
+                }
             }
+        }
+        if has(FaultKind::Late) {
+            plan.late = Some(LateValues {
+                prob: rng.gen_range(0.2..0.9),
+                max_delay_ms: rng.gen_range(100..=4_000),
+                never_prob: rng.gen_range(0.0..0.5),
+            });
         }
         let used_byz: Vec<FaultKind> = plan.byzantine.values().copied().collect();
         kinds.retain(|k| !k.is_byzantine() || used_byz.contains(k));

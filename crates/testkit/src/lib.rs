@@ -26,7 +26,7 @@ pub mod runner;
 pub mod sim;
 pub mod topology;
 
-pub use faults::{FaultKind, FaultPlan, FaultSet};
+pub use faults::{FaultKind, FaultPlan, FaultSet, LateValues};
 pub use runner::{run_batch, Batch, Failure, FaultTally, SimReport, TopologyChoice};
 pub use sim::{run_seed, RunOutcome, SimOptions, SimPolicy, SimValue, Simulation};
 pub use topology::Topology;

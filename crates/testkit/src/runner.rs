@@ -157,6 +157,13 @@ pub struct SimReport {
     pub deliveries: u64,
     /// Messages honest nodes refused with a typed error (garbage), summed.
     pub rejected_messages: u64,
+    /// Crash restarts that carried on from `Node::restore` alone, without proposing
+    /// again for the slot they restored, summed.
+    #[serde(default)]
+    pub restore_only_restarts: u64,
+    /// Runs in which the whole network (every honest node) crashed at once.
+    #[serde(default)]
+    pub network_crash_runs: u64,
     /// Runs with at least one agreement, validity or well-formedness violation.
     pub safety_violations: u64,
     /// Runs where some honest node did not finish within the bound after faults ended.
@@ -251,6 +258,8 @@ pub fn run_batch(batch: &Batch) -> Result<SimReport, SimError> {
         messages_sent: 0,
         deliveries: 0,
         rejected_messages: 0,
+        restore_only_restarts: 0,
+        network_crash_runs: 0,
         safety_violations: 0,
         liveness_failures: 0,
         determinism_checks: 0,
@@ -270,6 +279,8 @@ pub fn run_batch(batch: &Batch) -> Result<SimReport, SimError> {
         report.messages_sent += o.messages_sent;
         report.deliveries += o.deliveries;
         report.rejected_messages += o.rejected;
+        report.restore_only_restarts += o.restore_only_restarts;
+        report.network_crash_runs += u64::from(o.network_crash);
         report.safety_violations += u64::from(!o.safety_violations.is_empty());
         report.liveness_failures += u64::from(o.liveness_failure.is_some());
         report.determinism_checks += u64::from(*checked);

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::faults::{FaultKind, FaultPlan, FaultSet};
+use crate::faults::{FaultKind, FaultPlan, FaultSet, LateValues};
 use crate::topology::Topology;
 use crate::SimError;
 
@@ -35,35 +35,53 @@ pub const TX_PER_SLOT: u32 = 1024;
 /// Most transactions in one [`SimValue`].
 pub const MAX_TX_PER_VALUE: usize = 64;
 
-/// Validity and combination for [`SimValue`]: valid when non-empty, at most
-/// [`MAX_TX_PER_VALUE`] transactions, all of this slot and none poisoned; combine is the
-/// union (smallest [`MAX_TX_PER_VALUE`] kept).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SimPolicy;
+/// Validity and combination for [`SimValue`], at one node.
+///
+/// Invalid unless non-empty, at most [`MAX_TX_PER_VALUE`] transactions, all of this slot
+/// and none poisoned (that depends on the value and slot only); MaybeValid while it
+/// names a transaction this node has not learned yet (the `late` fault); Valid
+/// otherwise. Combine is the union (smallest [`MAX_TX_PER_VALUE`] kept).
+#[derive(Clone, Debug, Default)]
+pub struct SimPolicy {
+    /// Transactions this node has not learned yet.
+    unknown: BTreeSet<u32>,
+}
+
+impl SimPolicy {
+    /// A policy that does not know `unknown` yet.
+    pub fn not_knowing(unknown: BTreeSet<u32>) -> Self {
+        Self { unknown }
+    }
+
+    /// Learns transaction `t`.
+    pub fn learn(&mut self, t: u32) {
+        self.unknown.remove(&t);
+    }
+
+    /// Whether `value` could ever be valid in `slot` (the Invalid test alone).
+    pub fn well_formed(slot: SlotIndex, value: &SimValue) -> bool {
+        !value.is_empty()
+            && value.len() <= MAX_TX_PER_VALUE
+            && value
+                .iter()
+                .all(|e| (e / TX_PER_SLOT) as u64 == slot && e % TX_PER_SLOT != TX_PER_SLOT - 1)
+    }
+}
 
 impl ValuePolicy<SimValue> for SimPolicy {
     fn validity(&self, slot: SlotIndex, value: &SimValue) -> Validity {
-        if self.is_valid(slot, value) {
-            Validity::Valid
-        } else {
+        if !Self::well_formed(slot, value) {
             Validity::Invalid
+        } else if value.iter().any(|t| self.unknown.contains(t)) {
+            Validity::MaybeValid
+        } else {
+            Validity::Valid
         }
     }
 
     fn combine(&self, _slot: SlotIndex, candidates: &[SimValue]) -> SimValue {
         let all: SimValue = candidates.iter().flatten().copied().collect();
         all.into_iter().take(MAX_TX_PER_VALUE).collect()
-    }
-}
-
-impl SimPolicy {
-    /// Whether `value` is valid in `slot`.
-    pub fn is_valid(&self, slot: SlotIndex, value: &SimValue) -> bool {
-        !value.is_empty()
-            && value.len() <= MAX_TX_PER_VALUE
-            && value
-                .iter()
-                .all(|e| (e / TX_PER_SLOT) as u64 == slot && e % TX_PER_SLOT != TX_PER_SLOT - 1)
     }
 }
 
@@ -94,6 +112,9 @@ pub struct SimOptions {
     /// Stop a run after this many events (a guard against livelock; counted as a
     /// liveness failure).
     pub max_events: u64,
+    /// Late learning of transactions for the whole run (not only the fault window),
+    /// whatever the fault plan says; for benchmarks of validity levels.
+    pub late: Option<LateValues>,
 }
 
 impl SimOptions {
@@ -111,6 +132,7 @@ impl SimOptions {
             liveness_bound_ms: 60_000 + 20_000 * slots,
             base_delay_ms: (5, 60),
             max_events: 2_000_000,
+            late: None,
         }
     }
 
@@ -163,6 +185,12 @@ pub struct RunOutcome {
     pub deliveries: u64,
     /// Messages honest nodes refused with a typed error.
     pub rejected: u64,
+    /// Restarts that did not propose again for the slot they restored.
+    #[serde(default)]
+    pub restore_only_restarts: u64,
+    /// Whether the whole network (every honest node) crashed at once.
+    #[serde(default)]
+    pub network_crash: bool,
     /// Agreement, validity or well-formedness violations (empty when safe).
     pub safety_violations: Vec<String>,
     /// Why liveness failed, if it did.
@@ -194,6 +222,11 @@ enum EventKind {
     },
     Restart {
         node: usize,
+        repropose: bool,
+    },
+    Learn {
+        node: usize,
+        tx: u32,
     },
     GarbageTick {
         node: usize,
@@ -254,6 +287,9 @@ struct SimNode {
     ledger: BTreeMap<SlotIndex, SimValue>,
     timer_at: Option<u64>,
     timer_generation: u64,
+    /// Transactions of other nodes this node has not learned yet (what its policy says
+    /// MaybeValid about); survives crashes.
+    unknown: BTreeSet<u32>,
 }
 
 /// One simulation run.
@@ -305,6 +341,8 @@ impl Simulation {
             messages_sent: 0,
             deliveries: 0,
             rejected: 0,
+            restore_only_restarts: 0,
+            network_crash: plan.network_crash,
             safety_violations: Vec::new(),
             liveness_failure: None,
             digest: String::new(),
@@ -332,6 +370,7 @@ impl Simulation {
                 ledger: BTreeMap::new(),
                 timer_at: None,
                 timer_generation: 0,
+                unknown: BTreeSet::new(),
             });
         }
         let honest_count = nodes.iter().filter(|n| n.role == Role::Honest).count();
@@ -357,7 +396,13 @@ impl Simulation {
         }
         for c in sim.plan.crashes.clone() {
             sim.push(c.at_ms, EventKind::Crash { node: c.node });
-            sim.push(c.restart_ms, EventKind::Restart { node: c.node });
+            sim.push(
+                c.restart_ms,
+                EventKind::Restart {
+                    node: c.node,
+                    repropose: c.repropose,
+                },
+            );
             *sim.out.fault_events.entry(FaultKind::Crash).or_default() += 1;
         }
         let partitions = sim.plan.partitions.len() as u64;
@@ -380,7 +425,8 @@ impl Simulation {
 
     fn new_engine(&self, i: usize, tag: u32) -> Result<Engine, SimError> {
         let node = &self.nodes[i];
-        let mut scp = Node::new(node.id.clone(), node.qset.clone(), SimPolicy, self.opts.scp)
+        let policy = SimPolicy::not_knowing(node.unknown.clone());
+        let mut scp = Node::new(node.id.clone(), node.qset.clone(), policy, self.opts.scp)
             .map_err(|e| SimError::Options(e.to_string()))?;
         if self.opts.broken {
             scp.break_quorum_check_for_fault_injection();
@@ -523,12 +569,16 @@ impl Simulation {
                 n.timer_at = None;
                 n.timer_generation += 1;
             }
-            EventKind::Restart { node } => {
+            EventKind::Restart { node, repropose } => {
                 if self.nodes[node].up {
                     return;
                 }
-                self.log(&[4, node as u64]);
-                self.restart(node);
+                self.log(&[4, node as u64, u64::from(repropose)]);
+                self.restart(node, repropose);
+            }
+            EventKind::Learn { node, tx } => {
+                self.log(&[6, node as u64, tx as u64]);
+                self.learn(node, tx);
             }
             EventKind::GarbageTick { node } => {
                 self.log(&[5, node as u64]);
@@ -539,7 +589,58 @@ impl Simulation {
         }
     }
 
-    fn restart(&mut self, node: usize) {
+    /// Node `node` learns transaction `t`: its policy may find values Valid now, so every
+    /// engine re-evaluates the transaction's slot.
+    fn learn(&mut self, node: usize, t: u32) {
+        self.nodes[node].unknown.remove(&t);
+        let slot = (t / TX_PER_SLOT) as SlotIndex;
+        let up = self.nodes[node].up;
+        for e in 0..self.nodes[node].engines.len() {
+            self.nodes[node].engines[e].node.policy_mut().learn(t);
+            if up {
+                let started = Instant::now();
+                let msgs = self.nodes[node].engines[e].node.revalidate(slot, self.now);
+                self.account(node, started);
+                self.emit(node, e, msgs);
+                self.drive(node, e);
+            }
+        }
+        self.reschedule(node);
+    }
+
+    /// A transaction enters the run (an honest proposal, an equivocator's, or one a
+    /// garbage node made up): with the `late` fault, other nodes learn it after a delay;
+    /// a made-up one (`made_up`) may be known to nobody, ever (its values stay
+    /// MaybeValid at every honest node).
+    fn register_tx(&mut self, slot: SlotIndex, t: u32, by: Option<usize>, made_up: bool) {
+        if !self.proposed.entry(slot).or_default().insert(t) {
+            return;
+        }
+        let late = self
+            .opts
+            .late
+            .or_else(|| self.plan.late.filter(|_| self.in_window()));
+        let Some(late) = late else {
+            return;
+        };
+        let nobody = made_up && late.never_prob > 0.0 && self.rng.gen_bool(late.never_prob);
+        for q in 0..self.nodes.len() {
+            if Some(q) == by || !(nobody || self.rng.gen_bool(late.prob)) {
+                continue;
+            }
+            *self.out.fault_events.entry(FaultKind::Late).or_default() += 1;
+            self.nodes[q].unknown.insert(t);
+            for engine in &mut self.nodes[q].engines {
+                engine.node.policy_mut().unknown.insert(t);
+            }
+            if !nobody {
+                let at = self.now + self.rng.gen_range(1..=late.max_delay_ms.max(1));
+                self.push(at, EventKind::Learn { node: q, tx: t });
+            }
+        }
+    }
+
+    fn restart(&mut self, node: usize, repropose: bool) {
         let engine = match self.new_engine(node, node as u32) {
             Ok(e) => e,
             Err(e) => {
@@ -556,7 +657,8 @@ impl Simulation {
             .cloned()
             .collect();
         for msg in &persisted {
-            if let Err(e) = self.nodes[node].engines[0].node.restore(msg, self.now) {
+            let now = self.now;
+            if let Err(e) = self.nodes[node].engines[0].node.restore(msg, now) {
                 self.violation(format!("node {node} cannot restore its own message: {e}"));
             }
         }
@@ -564,7 +666,15 @@ impl Simulation {
             .find(|s| !self.nodes[node].ledger.contains_key(s))
             .unwrap_or(self.opts.slots + 1);
         self.nodes[node].engines[0].current = first_open;
-        self.propose_current(node, 0);
+        // Without proposing again, the node carries on from what it restored alone; it
+        // proposes only for a slot it had said nothing about (it would have no other
+        // way to contribute a value there).
+        let restored = self.nodes[node].persisted.contains_key(&first_open);
+        if repropose || !restored {
+            self.propose_current(node, 0);
+        } else {
+            self.out.restore_only_restarts += 1;
+        }
         self.drive(node, 0);
         self.reschedule(node);
     }
@@ -602,7 +712,10 @@ impl Simulation {
             return;
         }
         let t = tx(slot, engine.tag);
-        self.proposed.entry(slot).or_default().insert(t);
+        self.register_tx(slot, t, Some(node), false);
+        // A node knows its own transaction (even if a garbage node named it first).
+        self.nodes[node].unknown.remove(&t);
+        self.nodes[node].engines[e].node.policy_mut().learn(t);
         let value: SimValue = [t].into_iter().collect();
         let started = Instant::now();
         let result = self.nodes[node].engines[e]
@@ -645,15 +758,25 @@ impl Simulation {
         self.digest.update((node as u64).to_le_bytes());
         self.digest.update(slot.to_le_bytes());
         self.digest.update(vh);
-        // Validity: the value passes the policy and every transaction was proposed.
+        // Validity: the value is well-formed, every transaction was proposed, and the
+        // node itself holds it Valid (it never confirms what it cannot vouch for).
         let proposed = self.proposed.get(&slot);
-        let valid = SimPolicy.is_valid(slot, &value)
+        let valid = SimPolicy::well_formed(slot, &value)
             && value
                 .iter()
                 .all(|t| proposed.is_some_and(|p| p.contains(t)));
         if !valid {
             self.violation(format!(
                 "validity: node {node} externalized {value:?} in slot {slot}, not a valid proposed value"
+            ));
+        }
+        let here = self.nodes[node]
+            .engines
+            .first()
+            .map(|e| e.node.policy().validity(slot, &value));
+        if here != Some(Validity::Valid) {
+            self.violation(format!(
+                "validity: node {node} externalized {value:?} in slot {slot} while it is {here:?} there"
             ));
         }
         // Agreement.
@@ -892,9 +1015,11 @@ impl Simulation {
                 slot.wrapping_add(1)
             };
             let t = tx(s, tag);
-            if SimPolicy.is_valid(slot, &[t].into_iter().collect()) {
+            if SimPolicy::well_formed(slot, &[t].into_iter().collect()) {
                 // A Byzantine node proposes this transaction: externalizing it is valid.
-                self.proposed.entry(slot).or_default().insert(t);
+                // Tags from 1000 are made up (tags below name honest proposals).
+                let made_up = t % TX_PER_SLOT >= 1000;
+                self.register_tx(slot, t, None, made_up);
             }
             value.insert(t);
         }

@@ -275,9 +275,9 @@ fn restore_state_after_crash() {
         rebroadcast_interval_ms: None,
         ..Config::default()
     };
-    let mut restored = Node::new(id(0), mesh(5, 4), NumPolicy, config).unwrap();
+    let mut restored = Node::new(id(0), mesh(5, 4), NumPolicy::default(), config).unwrap();
     for m in &persisted {
-        restored.restore(m).unwrap();
+        restored.restore(m, 0).unwrap();
     }
     let after = restored.snapshot(SLOT).unwrap();
     assert_eq!(after.ballot.b, before.ballot.b);
@@ -294,7 +294,7 @@ fn restore_state_after_crash() {
     // A node cannot restore from someone else's message.
     let foreign = h.msg(1, confirm(ballot(1, X), 1, 1, 1));
     assert!(matches!(
-        h.node.restore(&foreign),
+        h.node.restore(&foreign, 0),
         Err(mcnode_scp::Error::NotOwnMessage { .. })
     ));
 }
@@ -329,4 +329,32 @@ fn externalized_node_helps_a_lagging_peer() {
         reply[0].topic,
         Topic::Ballot(BallotStatement::Externalize(_))
     ));
+}
+
+/// Issue 13, defect 4 (core5, pulled in from pristine state): peers prepare `<2, X>`; the
+/// node, with no ballot of its own, accepts it prepared when a quorum of peers voted for
+/// it. Then three peers accept it too: with the node's own acceptance that is a quorum
+/// (v0, v1, v2, v3), so the node confirms `<2, X>` prepared at once (votes to commit it)
+/// instead of waiting for the fourth peer.
+#[test]
+fn pristine_node_counts_its_own_acceptance() {
+    let mut h = core5();
+    h.recv_from(&[1, 2, 3, 4], prepare(ballot(2, X), None, None, 0, 0));
+    assert_eq!(h.snap().ballot.p, Some(ballot(2, X)), "accepted prepared");
+    assert_eq!(h.snap().ballot.b, None, "no ballot of its own yet");
+    assert!(h.last_ballot().is_none(), "nothing to say without a ballot");
+    h.recv_from(
+        &[1, 2, 3],
+        prepare(ballot(2, X), Some(ballot(2, X)), None, 0, 0),
+    );
+    let snap = h.snap();
+    assert_eq!(snap.ballot.h, Some(ballot(2, X)), "confirmed prepared");
+    assert_eq!(snap.ballot.b, Some(ballot(2, X)));
+    let last = h.last_ballot().expect("the node speaks now");
+    let p = as_prepare(&last);
+    assert_eq!(p.prepared, Some(ballot(2, X)));
+    assert_eq!((p.commit_counter, p.high_counter), (2, 2));
+    // Its statement is well-formed, and the next step (peers accept commit) externalizes.
+    h.recv_from(&[1, 2, 3], confirm(ballot(2, X), 2, 2, 2));
+    assert_eq!(h.node.externalized(SLOT), Some(&X));
 }

@@ -1,20 +1,46 @@
 //! A local node under test plus builders for its peers' messages.
 
+use std::collections::BTreeSet;
+
 use mcnode_scp::{
     Ballot, BallotStatement, Config, Confirm, Externalize, Msg, Node, NodeId, Nominate, Prepare,
-    QuorumSet, SlotIndex, SlotPhase, SlotSnapshot, Topic, ValuePolicy,
+    QuorumSet, SlotIndex, SlotPhase, SlotSnapshot, Topic, Validity, ValuePolicy,
 };
 
-/// Values are numbers; `>= 1000` is invalid; combine takes the largest candidate.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NumPolicy;
+/// Values are numbers; `>= 1000` is Invalid; those in `unknown` are MaybeValid (the node
+/// has not learned them yet, see [`NumPolicy::learn`]); the rest Valid. Combine takes the
+/// largest candidate.
+#[derive(Clone, Debug, Default)]
+pub struct NumPolicy {
+    pub unknown: BTreeSet<u64>,
+}
+
+impl NumPolicy {
+    /// A policy that does not know `values` yet.
+    pub fn not_knowing(values: &[u64]) -> Self {
+        Self {
+            unknown: values.iter().copied().collect(),
+        }
+    }
+
+    /// Learns `value`: from now on it is Valid.
+    pub fn learn(&mut self, value: u64) {
+        self.unknown.remove(&value);
+    }
+}
 
 impl ValuePolicy<u64> for NumPolicy {
-    fn is_valid(&self, _slot: SlotIndex, value: &u64) -> bool {
-        *value < 1000
+    fn validity(&self, _slot: SlotIndex, value: &u64) -> Validity {
+        if *value >= 1000 {
+            Validity::Invalid
+        } else if self.unknown.contains(value) {
+            Validity::MaybeValid
+        } else {
+            Validity::Valid
+        }
     }
-    fn combine(&self, _slot: SlotIndex, candidates: &[u64]) -> Option<u64> {
-        candidates.iter().max().copied()
+    fn combine(&self, _slot: SlotIndex, candidates: &[u64]) -> u64 {
+        candidates.iter().max().copied().unwrap_or_default()
     }
 }
 
@@ -52,7 +78,7 @@ impl Harness {
             rebroadcast_interval_ms: None,
             ..Config::default()
         };
-        let node = Node::new(local, qset.clone(), NumPolicy, config).unwrap();
+        let node = Node::new(local, qset.clone(), NumPolicy::default(), config).unwrap();
         Self {
             node,
             qset,

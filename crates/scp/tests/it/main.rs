@@ -6,5 +6,8 @@ mod ballot;
 mod core3;
 mod harness;
 mod malformed;
+mod net;
 mod nomination;
 mod quorum;
+mod restore;
+mod validity;

@@ -162,7 +162,7 @@ fn invalid_values_and_window_errors() {
                 members: vec![id(0)],
                 inner_sets: vec![]
             },
-            NumPolicy,
+            NumPolicy::default(),
             Default::default()
         ),
         Err(Error::LocalQuorumSet(_))

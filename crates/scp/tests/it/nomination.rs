@@ -9,7 +9,7 @@ use crate::harness::*;
 fn slot_with_foreign_leader() -> (u64, NodeId) {
     for slot in 1..200 {
         let config = Config::default();
-        let mut node = Node::new(id(0), mesh(5, 4), NumPolicy, config).unwrap();
+        let mut node = Node::new(id(0), mesh(5, 4), NumPolicy::default(), config).unwrap();
         node.propose_values(slot, vec![1], 0).unwrap();
         let leaders = node.snapshot(slot).unwrap().nomination.leaders;
         assert_eq!(leaders.len(), 1);
@@ -36,7 +36,7 @@ fn sec_6_1_live_leader_value_is_copied() {
     let leader_ix: usize = leader.as_str()[1..].parse().unwrap();
     let other = (1..5).find(|&i| i != leader_ix).unwrap();
     let mut h = Harness::new(mesh(5, 4));
-    h.node = Node::new(id(0), mesh(5, 4), NumPolicy, Config::default()).unwrap();
+    h.node = Node::new(id(0), mesh(5, 4), NumPolicy::default(), Config::default()).unwrap();
     h.node.propose_values(slot, vec![1], 0).unwrap();
     let mut msg = h.msg(other, nominate(&[3], &[]));
     msg.slot = slot;
@@ -56,7 +56,7 @@ fn sec_6_1_live_leader_value_is_copied() {
 #[test]
 fn sec_6_1_dead_leader_timeouts_add_leaders() {
     let (slot, _leader) = slot_with_foreign_leader();
-    let mut node = Node::new(id(0), mesh(5, 4), NumPolicy, Config::default()).unwrap();
+    let mut node = Node::new(id(0), mesh(5, 4), NumPolicy::default(), Config::default()).unwrap();
     node.propose_values(slot, vec![1], 0).unwrap();
     let s = node.snapshot(slot).unwrap().nomination;
     assert_eq!((s.round, s.timer_deadline_ms), (1, Some(1000)));
@@ -116,4 +116,49 @@ fn sec_6_1_invalid_values_are_not_accepted() {
     h.propose(5);
     h.recv_from(&[1, 2, 3, 4], nominate(&[5000], &[5000]));
     assert!(h.snap().nomination.accepted.is_empty());
+}
+
+/// Every node takes part in nomination whether or not it has a value: in a 4-of-3 mesh
+/// only `v0` proposes; the others join nomination when they hear it (round 1, their
+/// leaders, the round timer), vote for its value once a round makes `v0` a leader, and
+/// all four externalize it.
+#[test]
+fn sec_6_1_network_where_only_one_node_proposes_externalizes() {
+    let mut net = crate::net::Net::mesh(4, 3, &[], |_| NumPolicy::default());
+    let now = net.now;
+    let out = net.node(0).propose_values(SLOT, vec![42], now).unwrap();
+    net.broadcast(out);
+    assert!(
+        net.run_until(SLOT, 10 * 60 * 1000),
+        "stuck: {:?}",
+        net.node(1).snapshot(SLOT)
+    );
+    assert_eq!(net.externalized(SLOT), vec![Some(42); 4]);
+}
+
+/// Issue 13, defect 3: `combine` must return a value (the type says so: there is no
+/// "wait for more"). The first combination starts the ballot protocol; candidates
+/// confirmed later are combined again, and the new composite is the value of the next
+/// ballot counter (paper 6.2 step 10: a timed-out ballot moves to `<n+1, z>`, `z` being
+/// the composite when nothing is confirmed prepared).
+#[test]
+fn sec_6_1_later_candidates_update_the_composite() {
+    let mut h = Harness::new(mesh(5, 4));
+    h.start_ballot(5, &[1, 2, 3]);
+    assert_eq!(h.snap().nomination.composite, Some(5));
+    h.recv_from(&[1, 2, 3, 4], nominate(&[5, 9], &[5, 9]));
+    let snap = h.snap();
+    assert_eq!(snap.nomination.candidates, vec![5, 9]);
+    assert_eq!(snap.nomination.composite, Some(9), "combine: the largest");
+    assert_eq!(
+        snap.ballot.b,
+        Some(ballot(1, 5)),
+        "the running ballot stays"
+    );
+    // A quorum at counter 1 arms the ballot timer; on expiry the counter moves on with
+    // the new composite.
+    h.recv_from(&[1, 2, 3], prepare(ballot(1, 7), None, None, 0, 0));
+    let deadline = h.snap().ballot.timer_deadline_ms.expect("ballot timer");
+    h.advance_to(deadline);
+    assert_eq!(h.snap().ballot.b, Some(ballot(2, 9)));
 }

@@ -4,8 +4,9 @@
 use mcnode_testkit::{run_batch, run_seed, Batch, FaultKind, FaultSet, SimOptions, Topology};
 
 /// CI: 500 seeded runs over the topology mix (mesh 4-of-3, core5, core3, mesh 7-of-5,
-/// cycle of 4, tiered 4x2) with every fault kind, 3 slots each: no safety violation, no
-/// liveness failure, determinism spot-checked. About 10 s in a debug build on 2 cores.
+/// cycle of 4, tiered 4x2) with every fault kind (late values and restore-only and
+/// whole-network restarts included), 3 slots each: no safety violation, no liveness
+/// failure, determinism spot-checked. About 20 s in a debug build on 2 cores.
 #[test]
 fn ci_500_seeds_every_fault_kind() {
     let mut batch = Batch::new(500);
@@ -104,4 +105,39 @@ fn bad_fault_and_topology_strings_are_errors() {
         "loss,dup".parse::<FaultSet>().unwrap().to_string(),
         "loss,dup"
     );
+}
+
+/// Crash faults restart nodes with and without proposing again, and in some runs the
+/// whole network stops at once and restarts from its last messages; late values make
+/// statements MaybeValid for a while. Every run stays safe and live.
+#[test]
+fn restore_only_restarts_network_crashes_and_late_values() {
+    let mut batch = Batch::new(150);
+    batch.first_seed = 2_000_000;
+    batch.faults = "crash,late".parse().unwrap();
+    let report = run_batch(&batch).unwrap();
+    assert!(
+        !report.failed(),
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
+    assert!(report.restore_only_restarts > 20, "{report:?}");
+    assert!(report.network_crash_runs > 10, "{report:?}");
+    let late = report.faults.get(&FaultKind::Late).cloned().unwrap_or_default();
+    assert!(late.runs > 40 && late.events > 100, "{late:?}");
+}
+
+/// `mcnode bench scp` rows: with late values some (node, transaction) pairs are learned
+/// late and the slots still all externalize.
+#[test]
+fn bench_rows_with_and_without_late_values() {
+    use mcnode_testkit::bench;
+    let topo: Topology = "mesh:4:3".parse().unwrap();
+    let rows = bench::run(&[topo], 3, 1, &[None, Some(bench::BENCH_LATE)]).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].slots, rows[1].slots), (3, 3));
+    assert_eq!(rows[0].late_learnings, 0);
+    assert!(rows[1].late_learnings > 0, "{:?}", rows[1]);
+    assert!(rows[1].validity.starts_with("late values"));
+    assert!(bench::default_topologies().contains(&"tiered:10:10".parse().unwrap()));
 }

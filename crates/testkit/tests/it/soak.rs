@@ -49,12 +49,18 @@ fn soak() {
 }
 
 /// What `mcnode bench scp` prints, without the CLI (run in release for real figures):
-/// `cargo test --release -p mcnode-testkit --test it bench_scp -- --ignored --nocapture`.
+/// `cargo test --release -p mcnode-testkit --test it bench_scp -- --ignored --nocapture`
+/// (`SLOTS`, `SEED`, `TOPO=tiered:10:10,...` to choose).
 #[test]
 #[ignore = "benchmark: run explicitly in release"]
 fn bench_scp() {
+    use mcnode_testkit::bench;
     let slots = env("SLOTS", "50").parse().unwrap();
-    let rows =
-        mcnode_testkit::bench::run(&mcnode_testkit::bench::default_topologies(), slots, 1).unwrap();
+    let topologies: Vec<mcnode_testkit::Topology> = match std::env::var("TOPO") {
+        Ok(t) => t.split(',').map(|t| t.parse().unwrap()).collect(),
+        Err(_) => bench::default_topologies(),
+    };
+    let seed = env("SEED", "1").parse().unwrap();
+    let rows = bench::run(&topologies, slots, seed, &[None, Some(bench::BENCH_LATE)]).unwrap();
     println!("{}", serde_json::to_string_pretty(&rows).unwrap());
 }
