@@ -5,6 +5,7 @@ mod admin;
 pub mod archive;
 mod localnet;
 mod node;
+mod quorum;
 
 use std::{path::Path, process::Command};
 

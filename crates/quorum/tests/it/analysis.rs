@@ -161,3 +161,19 @@ fn unknown_nodes_are_reported_and_never_in_a_quorum() {
         vec![vec!["a:1".to_string()], vec!["b:1".to_string()]]
     );
 }
+
+#[test]
+fn no_quorum_at_all_is_reported_not_a_crash() {
+    let mut f = Federation::new();
+    f.configure(
+        "a:1".into(),
+        QuorumSet::flat(2, ids(&["a:1", "b:1"])).unwrap(),
+        "a.toml",
+    );
+    let a = f.analyze(&Options::default()).unwrap();
+    assert!(!a.has_quorum);
+    assert_eq!(a.unknown, vec!["b:1"]);
+    assert_eq!(a.unsatisfiable, vec!["a:1"]);
+    assert_eq!(a.minimal_blocking_sets, Some(vec![vec![]]));
+    assert_eq!(a.smallest_blocking_set(), Some(0));
+}
