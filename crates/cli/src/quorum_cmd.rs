@@ -74,13 +74,13 @@ pub struct CheckArgs {
 }
 
 /// One network file, read and checked, and whose it is.
-struct NetworkFile {
-    owner: ResponderId,
-    path: PathBuf,
-    config: NetworkConfig,
+pub(crate) struct NetworkFile {
+    pub(crate) owner: ResponderId,
+    pub(crate) path: PathBuf,
+    pub(crate) config: NetworkConfig,
 }
 
-fn read_network(spec: &str) -> anyhow::Result<Vec<NetworkFile>> {
+pub(crate) fn read_network(spec: &str) -> anyhow::Result<Vec<NetworkFile>> {
     let (owner, path) = match spec.split_once('=') {
         Some((id, path)) if !id.contains('/') => (Some(id.to_string()), PathBuf::from(path)),
         _ => (None, PathBuf::from(spec)),
