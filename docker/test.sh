@@ -77,7 +77,7 @@ fi
 docker image inspect "$image" >/dev/null 2>&1 || fail "no image $image: run docker/build.sh"
 t_built=$(date +%s)
 
-for port in 4400 4401 4402 4410 4411 4412 4420 4421 4422 4430 4431 4432 4490 4491; do
+for port in 4400 4401 4402 4403 4410 4411 4412 4413 4420 4421 4422 4423 4430 4431 4432 4433 4490 4491; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "127.0.0.1:$port is taken: is another compose network of docker/compose.yml running? (docker compose -f docker/compose.yml down)"
   fi
@@ -171,6 +171,15 @@ PY
 else
   say "the image has no mc-admin-http-gateway: metrics not checked"
 fi
+
+# 4c'. ledger-distribution's metrics are published too (44i3), with the ledger's height
+# beside the archive's.
+python3 - <<'PY' || fail "no archive metrics on 127.0.0.1:4403/metrics"
+import urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:4403/metrics", timeout=10).read().decode()
+assert "archive_height" in body and "archive_ledger_height" in body and "archive_lag_blocks" in body, body[:300]
+PY
+ok "node0's ledger-distribution serves /metrics on 127.0.0.1:4403"
 
 # 4d. The optional Prometheus (profile "monitoring") scrapes every node's consensus and
 # ledger-distribution metrics, and sees the archives at the ledgers' height.

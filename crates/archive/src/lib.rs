@@ -15,6 +15,8 @@
 //!   verifies each block against its predecessor ([`verify`]: linkage, id, contents hash,
 //!   signatures) and catches a ledger up; errors name the object.
 //! * [`rollback`]: deletes published blocks and bundles above a height.
+//! * [`audit`]: compares an archive with a ledger block by block (holes, lag, blocks past
+//!   the ledger, divergence).
 //! * [`metrics`]: archive height, upload latency, retries, bytes (prometheus-client).
 //! * `test_server` (feature `s3-test-server`): an s3s-fs S3 server for tests and
 //!   benchmarks (in process), and the `mcnode-s3-server` binary (the compose network's S3).
@@ -22,6 +24,7 @@
 //! Not here: deciding which archives to trust or when to catch up (the node's), and the
 //! block encoding itself (`mcnode_blockchain::encoding`).
 
+pub mod audit;
 pub mod error;
 pub mod layout;
 pub mod metrics;

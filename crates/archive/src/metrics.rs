@@ -15,6 +15,11 @@ use prometheus_client::{
 pub struct ArchiveMetrics {
     /// `archive_height`: blocks published (the writer's next block index).
     pub height: Gauge,
+    /// `archive_ledger_height`: blocks in the local ledger, as the writer last read it.
+    pub ledger_height: Gauge,
+    /// `archive_lag_blocks`: ledger height minus archive height (negative when the archive
+    /// is ahead: a rolled-back ledger).
+    pub lag: Gauge,
     /// `archive_upload_latency_seconds`: time of each successful object upload.
     pub upload_latency: Histogram,
     /// `archive_upload_retries_total`: failed upload attempts that were retried.
@@ -35,6 +40,8 @@ impl Default for ArchiveMetrics {
     fn default() -> Self {
         Self {
             height: Gauge::default(),
+            ledger_height: Gauge::default(),
+            lag: Gauge::default(),
             // 1 ms .. ~33 s
             upload_latency: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             upload_retries: Counter::default(),
@@ -54,6 +61,16 @@ impl ArchiveMetrics {
             "archive_height",
             "Blocks published to the archive (next block index)",
             self.height.clone(),
+        );
+        registry.register(
+            "archive_ledger_height",
+            "Blocks in the local ledger, as ledger-distribution last read it",
+            self.ledger_height.clone(),
+        );
+        registry.register(
+            "archive_lag_blocks",
+            "Ledger height minus archive height (negative: the archive is ahead of the ledger)",
+            self.lag.clone(),
         );
         registry.register_with_unit(
             "archive_upload_latency",

@@ -358,6 +358,8 @@ impl<S: ArchiveStore, L: Ledger> Writer<S, L> {
                 break;
             }
             let tip = self.ledger.num_blocks()?;
+            self.metrics.ledger_height.set(tip as i64);
+            self.metrics.lag.set(tip as i64 - next as i64);
             if tip < next && !warned_behind {
                 warn!(
                     ledger_blocks = tip,
@@ -442,6 +444,9 @@ impl<S: ArchiveStore, L: Ledger> Writer<S, L> {
                 }
                 next = i + 1;
                 self.metrics.height.set(next as i64);
+                self.metrics
+                    .lag
+                    .set(self.metrics.ledger_height.get() - next as i64);
                 if last_save.elapsed() >= self.config.state_interval {
                     self.save_state(next)?;
                     saved = Some(next);

@@ -21,6 +21,43 @@ pub enum ArchiveCommand {
     /// after `mcnode ledger rollback --to` the same height. Stop `ledger-distribution`
     /// first.
     Rollback(ArchiveRollbackArgs),
+    /// Compare the node's ledger with its archive and the archives in tx_source_urls,
+    /// block by block (ids, holes, lag, blocks past the ledger, divergence). Exits 1 on a
+    /// problem; --withdraw-list writes the blocks a rolled-back ledger no longer has.
+    Audit(ArchiveAuditArgs),
+}
+
+/// Arguments of `mcnode archive audit`.
+#[derive(Debug, clap::Args)]
+pub struct ArchiveAuditArgs {
+    /// The node's ledger directory.
+    #[arg(long, env = "MC_LEDGER_PATH")]
+    ledger_path: PathBuf,
+    /// The node's own archive (`s3://bucket/prefix`, `file:///dir`, `https://...`).
+    /// Default: `AWS_PATH`.
+    #[arg(long, env = "MC_ARCHIVE_URL")]
+    archive: Option<String>,
+    /// The S3 location when `--archive` is not given.
+    #[arg(long = "aws-path", env = "AWS_PATH")]
+    aws_path: Option<String>,
+    /// The node's network.toml (`[ID=]PATH`, as for `mcnode quorum check`): its
+    /// tx_source_urls are audited too.
+    #[arg(long, value_name = "[ID=]PATH")]
+    network: Option<String>,
+    /// Another archive to compare with the ledger (repeat).
+    #[arg(long = "source", value_name = "URL")]
+    sources: Vec<String>,
+    /// The first block index to audit (default: all).
+    #[arg(long, env = "MC_AUDIT_FROM", default_value_t = 0)]
+    from: u64,
+    /// How many blocks an archive may be behind the ledger (or the ledger behind another
+    /// node's archive) before it is a problem.
+    #[arg(long, env = "MC_AUDIT_MAX_LAG", default_value_t = 10)]
+    max_lag: u64,
+    /// Write the blocks the node's archive holds that its ledger does not (past its
+    /// height, or with another id) as JSON, to announce and withdraw after a rollback.
+    #[arg(long, value_name = "FILE")]
+    withdraw_list: Option<PathBuf>,
 }
 
 /// Arguments of `mcnode archive rollback`.
@@ -81,6 +118,7 @@ fn open_store(url: &str) -> anyhow::Result<(ArchiveUrl, AnyStore)> {
 pub fn run(cmd: ArchiveCommand) -> anyhow::Result<()> {
     match cmd {
         ArchiveCommand::Rollback(args) => archive_rollback(args),
+        ArchiveCommand::Audit(args) => archive_audit(args),
     }
 }
 
@@ -189,5 +227,177 @@ pub fn from_archive(args: FromArchiveArgs) -> anyhow::Result<()> {
             "last_block_id": last.map(|b| b.id.to_string()),
         }))?
     );
+    Ok(())
+}
+
+fn audit_line(a: &mcnode_archive::audit::ArchiveAudit) -> String {
+    format!(
+        "{}: {} blocks ({}..{} contiguous), {} behind, {} hole(s), {} past the ledger, {} divergent, {} unreadable\n",
+        a.archive,
+        a.blocks_present,
+        a.from,
+        a.contiguous_height,
+        a.lag,
+        a.holes_count,
+        a.beyond_ledger_count,
+        a.divergent_count,
+        a.unreadable.len()
+    )
+}
+
+fn archive_audit(args: ArchiveAuditArgs) -> anyhow::Result<()> {
+    use mcnode_archive::audit::audit_archive;
+
+    let ledger = LmdbLedger::open(&args.ledger_path)
+        .with_context(|| format!("cannot open the ledger {}", args.ledger_path.display()))?;
+    let height = ledger.num_blocks()?;
+    if args.from > height {
+        anyhow::bail!("--from {} is past the ledger's height {height}", args.from);
+    }
+    let ids: Vec<mcnode_blockchain::BlockId> = (args.from..height)
+        .map(|i| Ok(ledger.block(i)?.id))
+        .collect::<Result<_, mcnode_ledger::LedgerError>>()?;
+    let last_id = ledger.last_block().ok().map(|b| b.id.to_string());
+    drop(ledger);
+
+    let own = args.archive.clone().or(args.aws_path.clone());
+    let mut sources = args.sources.clone();
+    if let Some(spec) = &args.network {
+        for f in crate::quorum_cmd::read_network(spec)? {
+            sources.extend(f.config.tx_source_urls.iter().map(|u| u.to_string()));
+        }
+    }
+    if own.is_none() && sources.is_empty() {
+        anyhow::bail!("nothing to audit: give --archive (or AWS_PATH), --network or --source");
+    }
+    let rt = runtime()?;
+    let audit = |url: &str| -> anyhow::Result<mcnode_archive::audit::ArchiveAudit> {
+        let (_, store) = open_store(url)?;
+        rt.block_on(async {
+            store.probe(false).await?;
+            anyhow::Ok(audit_archive(&store, args.from, &ids).await?)
+        })
+        .with_context(|| format!("auditing {url}"))
+    };
+
+    let mut problems = Vec::new();
+    let mut text = format!(
+        "ledger {}: height {height}, last block {}\n",
+        args.ledger_path.display(),
+        last_id.as_deref().unwrap_or("-")
+    );
+    let own_audit = match &own {
+        Some(url) => {
+            let a = audit(url)?;
+            problems.extend(a.problems(args.max_lag));
+            text.push_str(&audit_line(&a));
+            Some(a)
+        }
+        None => None,
+    };
+    let mut source_audits = Vec::new();
+    for url in &sources {
+        match audit(url) {
+            Ok(a) => {
+                // Another node's archive: blocks past our ledger mean we are behind it
+                // (a problem past --max-lag); a different id at one index is a fork.
+                let mut p = Vec::new();
+                if a.divergent_count > 0 {
+                    p.push(format!(
+                        "{}: {} block(s) differ from the ledger, the first at index {}: a fork",
+                        a.archive,
+                        a.divergent_count,
+                        a.divergent.first().map_or(0, |d| d.index)
+                    ));
+                }
+                if !a.unreadable.is_empty() {
+                    p.push(format!(
+                        "{}: {} unreadable object(s)",
+                        a.archive,
+                        a.unreadable.len()
+                    ));
+                }
+                if a.beyond_ledger_count > args.max_lag {
+                    p.push(format!(
+                        "the ledger is {} block(s) behind {} (more than {})",
+                        a.beyond_ledger_count, a.archive, args.max_lag
+                    ));
+                }
+                text.push_str(&audit_line(&a));
+                problems.extend(p);
+                source_audits.push(json!(a));
+            }
+            Err(e) => {
+                problems.push(format!("{url}: {e:#}"));
+                source_audits.push(json!({"archive": url, "error": format!("{e:#}")}));
+            }
+        }
+    }
+
+    let mut withdraw = serde_json::Value::Null;
+    if let Some(a) = &own_audit {
+        let mut blocks: Vec<serde_json::Value> = a
+            .divergent
+            .iter()
+            .map(|d| json!({"index": d.index, "block_id": d.archive_id, "reason": "differs from the ledger"}))
+            .chain(a.beyond_ledger.iter().map(
+                |e| json!({"index": e.index, "block_id": e.block_id, "reason": "past the ledger's height"}),
+            ))
+            .collect();
+        blocks.sort_by_key(|b| b["index"].as_u64());
+        let complete = a.divergent.len() as u64 == a.divergent_count
+            && a.beyond_ledger.len() as u64 == a.beyond_ledger_count;
+        withdraw = json!({
+            "format": 1,
+            "archive": a.archive,
+            "ledger_height": height,
+            "ledger_last_block_id": last_id,
+            "blocks": blocks,
+            "complete": complete,
+            "rollback_command": (!blocks.is_empty()).then(|| format!(
+                "mcnode archive rollback --to {} --dest {} --state-file STATE_FILE",
+                blocks.first().and_then(|b| b["index"].as_u64()).unwrap_or(height).min(height),
+                a.archive
+            )),
+        });
+        if let Some(path) = &args.withdraw_list {
+            std::fs::write(
+                path,
+                format!("{}\n", serde_json::to_string_pretty(&withdraw)?),
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+            text.push_str(&format!(
+                "withdraw list: {} block(s) written to {}\n",
+                blocks.len(),
+                path.display()
+            ));
+        }
+    } else if args.withdraw_list.is_some() {
+        anyhow::bail!("--withdraw-list needs the node's own archive (--archive or AWS_PATH)");
+    }
+
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "ledger": {
+                "path": args.ledger_path.display().to_string(),
+                "height": height,
+                "last_block_id": last_id,
+            },
+            "from": args.from,
+            "archive": own_audit,
+            "sources": source_audits,
+            "withdraw": withdraw,
+            "problems": problems,
+            "ok": problems.is_empty(),
+        }))?
+    );
+    for p in &problems {
+        text.push_str(&format!("problem: {p}\n"));
+    }
+    eprint!("{text}");
+    if !problems.is_empty() {
+        anyhow::bail!("the audit found {} problem(s)", problems.len());
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod ledger_cmd;
 mod localnet;
 mod node_api;
 mod progress;
+mod quorum_cmd;
 mod sim;
 mod wallet_cmd;
 
@@ -42,6 +43,10 @@ enum Command {
     /// Manage a published ledger archive (S3 or directory).
     #[command(subcommand)]
     Archive(archive_cmd::ArchiveCommand),
+    /// Quorum analysis: intersection, blocking and splitting sets by node name, and what a
+    /// proposed network.toml changes.
+    #[command(subcommand)]
+    Quorum(quorum_cmd::QuorumCommand),
     /// Run N nodes on loopback (keys, certificates, network configs and a funded origin
     /// ledger written on the first start into --dir, reused after) until Ctrl-C.
     Localnet(localnet::LocalnetArgs),
@@ -79,6 +84,7 @@ fn run() -> anyhow::Result<()> {
         Command::OriginBlock(args) => ledger_cmd::origin_block(args),
         Command::Ledger(cmd) => ledger_cmd::run(cmd),
         Command::Archive(cmd) => archive_cmd::run(cmd),
+        Command::Quorum(cmd) => quorum_cmd::run(cmd),
         Command::Localnet(args) => localnet::run(args),
         Command::Status(args) => node_api::status(args),
         Command::Heights(args) => node_api::heights(args),

@@ -40,7 +40,8 @@ pub struct ServiceArgs {
         default_value = "insecure-mc://0.0.0.0:3223/"
     )]
     pub client_listen_uri: String,
-    /// Path to network.toml: quorum set, broadcast and known peers, archive URLs.
+    /// Path to network.toml (or network.json, the same in JSON): quorum set, broadcast and
+    /// known peers, archive URLs.
     #[arg(long, env = "MC_NETWORK")]
     pub network: PathBuf,
     /// Intel Attestation Service API key (needed with IAS_MODE=PROD only).

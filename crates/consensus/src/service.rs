@@ -168,7 +168,9 @@ fn check_args(args: &ServiceArgs) -> anyhow::Result<Checked> {
     };
     let text = fs::read_to_string(&args.network)
         .with_context(|| format!("cannot read --network {}", args.network.display()))?;
-    let network = NetworkConfig::parse(&text, &peer_id)
+    // `network.json` is the JSON form of the same file.
+    let format = mcnode_peers::NetworkFormat::from_path(&args.network);
+    let network = NetworkConfig::parse_as(&text, format, &peer_id)
         .with_context(|| format!("--network {}", args.network.display()))?;
     let signer = Ed25519Signer::from_base64_pkcs8(args.msg_signer_key.trim())
         .context("--msg-signer-key must be base64 of a PKCS#8 Ed25519 key")?;

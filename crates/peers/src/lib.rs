@@ -13,5 +13,5 @@ pub mod uri;
 pub use broadcast::{Broadcaster, MsgKey, PeerHealth};
 pub use client::{FetchedTxs, PeerClient, PeerError};
 pub use envelope::{Deduplicator, EnvelopeError, SignedConsensusMsg};
-pub use network::{NetworkConfig, NetworkError, Peer};
+pub use network::{NetworkConfig, NetworkError, NetworkFormat, Peer};
 pub use uri::{NodeUri, ResponderId, Service, UriError};

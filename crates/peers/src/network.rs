@@ -18,18 +18,28 @@
 //! ]
 //! ```
 //!
+//! The file of the network this project reimplements loads too, into the same
+//! [`NetworkConfig`]: its members are tagged tables, `{ type = "Node", args = "host:port" }`
+//! and `{ type = "InnerSet", args = { threshold = 1, members = [...] } }`, usually with
+//! `quorum_set = { threshold = ..., members = [...] }` as an inline table; the two
+//! spellings may even be mixed. Its JSON form (`network.json`: the same keys, members
+//! `{"type": "Node", "args": "host:port"}`) is [`NetworkConfig::parse_json`];
+//! [`NetworkFormat::from_path`] picks the format from the file name.
+//!
 //! [`NetworkConfig::parse`] checks everything and reports the first problem as a
-//! [`NetworkError`] that names the entry and its line: thresholds (1..=members, nesting
-//! at most 4 deep, at most 1000 nodes), every quorum member resolvable to a message-signing
-//! key through the peer lists, no peer listed twice, this node not among its own peers,
-//! peer URIs valid and carrying `consensus-msg-key`, and archive URLs present when there
-//! are peers.
+//! [`NetworkError`] that names the entry and its line, the same error in either format:
+//! thresholds (1..=members, nesting at most 4 deep, at most 1000 nodes), every quorum
+//! member resolvable to a message-signing key through the peer lists, no peer listed
+//! twice, this node not among its own peers, peer URIs valid and carrying
+//! `consensus-msg-key`, and archive URLs present when there are peers. Messages name the
+//! line but not the file: callers say which file (`--network PATH: line 3: ...`).
 
 use std::collections::BTreeMap;
 
 use mcnode_crypto::Ed25519Public;
 use mcnode_scp::{NodeId, QuorumSet, QuorumSetError};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use toml::Spanned;
 
 use crate::{NodeUri, ResponderId, Service, UriError};
@@ -38,10 +48,10 @@ use crate::{NodeUri, ResponderId, Service, UriError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetworkError {
     /// Not TOML, or not the expected shape.
-    #[error("network.toml: {0}")]
+    #[error("{0}")]
     Syntax(String),
     /// A peer URI is invalid.
-    #[error("network.toml line {line}: {list}[{index}]: {error}")]
+    #[error("line {line}: {list}[{index}]: {error}")]
     BadPeerUri {
         /// 1-based line.
         line: usize,
@@ -53,7 +63,7 @@ pub enum NetworkError {
         error: UriError,
     },
     /// Two peer entries share a responder id.
-    #[error("network.toml line {line}: peer {responder_id} is listed twice")]
+    #[error("line {line}: peer {responder_id} is listed twice")]
     DuplicatePeer {
         /// 1-based line of the second entry.
         line: usize,
@@ -61,7 +71,7 @@ pub enum NetworkError {
         responder_id: String,
     },
     /// This node is among its own peers.
-    #[error("network.toml line {line}: {responder_id} is this node itself; remove it from the peer lists")]
+    #[error("line {line}: {responder_id} is this node itself; remove it from the peer lists")]
     SelfInPeers {
         /// 1-based line.
         line: usize,
@@ -69,15 +79,23 @@ pub enum NetworkError {
         responder_id: String,
     },
     /// A quorum member is not a `host:port` responder id.
-    #[error("network.toml line {line}: quorum member {member:?} is not host:port")]
+    #[error("line {line}: quorum member {member:?} is not host:port")]
     BadQuorumMember {
         /// 1-based line.
         line: usize,
         /// The text.
         member: String,
     },
+    /// A quorum member table is neither `{ threshold, members }` nor `{ type, args }`.
+    #[error("line {line}: quorum member: {reason}")]
+    BadQuorumMemberForm {
+        /// 1-based line (of the top-level member holding it).
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A quorum member's key is unknown: it is in no peer list.
-    #[error("network.toml line {line}: quorum member {member} is in neither broadcast_peers nor known_peers, so its messages cannot be verified")]
+    #[error("line {line}: quorum member {member} is in neither broadcast_peers nor known_peers, so its messages cannot be verified")]
     UnresolvableQuorumMember {
         /// 1-based line.
         line: usize,
@@ -85,7 +103,7 @@ pub enum NetworkError {
         member: String,
     },
     /// The quorum set breaks a rule (threshold, depth, size, repeats).
-    #[error("network.toml line {line}: quorum_set: {error}")]
+    #[error("line {line}: quorum_set: {error}")]
     BadQuorumSet {
         /// 1-based line of the `[quorum_set]` table.
         line: usize,
@@ -93,10 +111,10 @@ pub enum NetworkError {
         error: QuorumSetError,
     },
     /// Peers are configured but no archive to catch up from.
-    #[error("network.toml: tx_source_urls is empty but there are peers; a node needs archives to catch up from")]
+    #[error("tx_source_urls is empty but there are peers; a node needs archives to catch up from")]
     NoTxSources,
     /// An archive URL does not parse.
-    #[error("network.toml line {line}: tx_source_urls[{index}]: {reason}")]
+    #[error("line {line}: tx_source_urls[{index}]: {reason}")]
     BadTxSource {
         /// 1-based line.
         line: usize,
@@ -107,10 +125,49 @@ pub enum NetworkError {
     },
 }
 
+/// The file's format: our TOML (which also takes the `{ type = ..., args = ... }` members
+/// of the network this project reimplements), or the JSON form of the same document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkFormat {
+    /// TOML (`network.toml`).
+    Toml,
+    /// JSON (`network.json`): the same keys and member forms.
+    Json,
+}
+
+impl NetworkFormat {
+    /// JSON for a path ending in `.json` (any case), TOML otherwise.
+    pub fn from_path(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("json") => Self::Json,
+            _ => Self::Toml,
+        }
+    }
+}
+
+/// A value and the byte offset where it starts in the file (for line numbers).
+struct At<T> {
+    offset: usize,
+    value: T,
+}
+
+/// The document once read, whatever the format: the values with their offsets.
+struct RawDoc {
+    quorum_set: At<RawQuorumSet>,
+    broadcast_peers: Vec<At<String>>,
+    known_peers: Vec<At<String>>,
+    tx_source_urls: Vec<At<String>>,
+}
+
+struct RawQuorumSet {
+    threshold: u32,
+    members: Vec<At<RawMember>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawNetwork {
-    quorum_set: Spanned<RawQuorumSet>,
+struct TomlDoc {
+    quorum_set: Spanned<TomlQuorumSet>,
     #[serde(default)]
     broadcast_peers: Vec<Spanned<String>>,
     #[serde(default)]
@@ -121,19 +178,60 @@ struct RawNetwork {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawQuorumSet {
+struct TomlQuorumSet {
     threshold: u32,
     members: Vec<Spanned<RawMember>>,
 }
 
-/// A member of the top-level set carries its position for error messages; nested members
-/// (inside serde's untagged buffering, where positions are lost) report their top-level
-/// member's line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonDoc<'a> {
+    #[serde(borrow)]
+    quorum_set: &'a RawValue,
+    #[serde(default, borrow)]
+    broadcast_peers: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    known_peers: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    tx_source_urls: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonQuorumSet<'a> {
+    threshold: u32,
+    #[serde(borrow)]
+    members: Vec<&'a RawValue>,
+}
+
+/// A quorum-set member in any of the accepted spellings. Members of the top-level set
+/// carry their position for error messages; nested members (inside serde's untagged
+/// buffering, where positions are lost) report their top-level member's line.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum RawMember {
+    /// `"host:port"` (ours).
     Node(String),
-    Inner(RawInnerSet),
+    /// `{ threshold = T, members = [...] }` (ours) or `{ type = "Node", args = "host:port" }`
+    /// / `{ type = "InnerSet", args = { threshold = T, members = [...] } }` (theirs).
+    Table(RawMemberTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMemberTable {
+    threshold: Option<u32>,
+    members: Option<Vec<RawMember>>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    args: Option<RawArgs>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawArgs {
+    Node(String),
+    Set(RawInnerSet),
 }
 
 #[derive(Deserialize)]
@@ -141,6 +239,43 @@ enum RawMember {
 struct RawInnerSet {
     threshold: u32,
     members: Vec<RawMember>,
+}
+
+/// What a member table means once its spelling is checked.
+enum Member<'a> {
+    Node(&'a str),
+    Set(u32, &'a [RawMember]),
+}
+
+impl RawMemberTable {
+    fn meaning(&self) -> Result<Member<'_>, String> {
+        match (&self.kind, &self.args, self.threshold, &self.members) {
+            (None, None, Some(t), Some(m)) => Ok(Member::Set(t, m)),
+            (None, None, None, _) => Err("an inner set needs a threshold".into()),
+            (None, None, _, None) => Err("an inner set needs members".into()),
+            (Some(kind), Some(args), None, None) => match (kind.as_str(), args) {
+                ("Node", RawArgs::Node(id)) => Ok(Member::Node(id)),
+                ("InnerSet", RawArgs::Set(set)) => Ok(Member::Set(set.threshold, &set.members)),
+                ("Node", RawArgs::Set(_)) => {
+                    Err("type \"Node\" takes args = \"host:port\", not a set".into())
+                }
+                ("InnerSet", RawArgs::Node(_)) => Err(
+                    "type \"InnerSet\" takes args = { threshold = ..., members = [...] }".into(),
+                ),
+                (other, _) => Err(format!(
+                    "type {other:?} is neither \"Node\" nor \"InnerSet\""
+                )),
+            },
+            (Some(_), None, None, None) => Err("a member with a type needs args".into()),
+            (None, Some(_), None, None) => {
+                Err("a member with args needs type = \"Node\" or \"InnerSet\"".into())
+            }
+            _ => Err(
+                "mixes the two forms: write { threshold, members } or { type, args }, not both"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// A peer: how to reach it (broadcast peers) and its message-signing key.
@@ -156,7 +291,7 @@ pub struct Peer {
     pub broadcast: bool,
 }
 
-/// A checked `network.toml`.
+/// A checked `network.toml` (or `network.json`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkConfig {
     /// The quorum set, validated and normalised.
@@ -175,12 +310,122 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Where `part` (a slice of `text`) starts in `text`.
+fn offset_in(text: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize)
+}
+
+impl RawDoc {
+    fn from_toml(text: &str) -> Result<Self, NetworkError> {
+        let doc: TomlDoc = toml::from_str(text)
+            .map_err(|e| NetworkError::Syntax(format!("not valid TOML: {e}")))?;
+        let at = |s: Spanned<String>| At {
+            offset: s.span().start,
+            value: s.into_inner(),
+        };
+        let offset = doc.quorum_set.span().start;
+        let qs = doc.quorum_set.into_inner();
+        Ok(Self {
+            quorum_set: At {
+                offset,
+                value: RawQuorumSet {
+                    threshold: qs.threshold,
+                    members: qs
+                        .members
+                        .into_iter()
+                        .map(|m| At {
+                            offset: m.span().start,
+                            value: m.into_inner(),
+                        })
+                        .collect(),
+                },
+            },
+            broadcast_peers: doc.broadcast_peers.into_iter().map(at).collect(),
+            known_peers: doc.known_peers.into_iter().map(at).collect(),
+            tx_source_urls: doc.tx_source_urls.into_iter().map(at).collect(),
+        })
+    }
+
+    fn from_json(text: &str) -> Result<Self, NetworkError> {
+        let syntax = |e: serde_json::Error| NetworkError::Syntax(format!("not valid JSON: {e}"));
+        let doc: JsonDoc<'_> = serde_json::from_str(text).map_err(syntax)?;
+        let strings = |list: &[&RawValue]| -> Result<Vec<At<String>>, NetworkError> {
+            list.iter()
+                .map(|raw| {
+                    Ok(At {
+                        offset: offset_in(text, raw.get()),
+                        value: serde_json::from_str(raw.get()).map_err(|e| {
+                            NetworkError::Syntax(format!(
+                                "not valid JSON: line {}: {e}",
+                                line_of(text, offset_in(text, raw.get()))
+                            ))
+                        })?,
+                    })
+                })
+                .collect()
+        };
+        let qs_offset = offset_in(text, doc.quorum_set.get());
+        let in_place = |raw: &RawValue, e: serde_json::Error| {
+            NetworkError::Syntax(format!(
+                "not valid JSON: line {}: {e}",
+                line_of(text, offset_in(text, raw.get()))
+            ))
+        };
+        let qs: JsonQuorumSet<'_> =
+            serde_json::from_str(doc.quorum_set.get()).map_err(|e| in_place(doc.quorum_set, e))?;
+        let members = qs
+            .members
+            .iter()
+            .map(|raw| {
+                Ok(At {
+                    offset: offset_in(text, raw.get()),
+                    value: serde_json::from_str(raw.get()).map_err(|e| in_place(raw, e))?,
+                })
+            })
+            .collect::<Result<_, NetworkError>>()?;
+        Ok(Self {
+            quorum_set: At {
+                offset: qs_offset,
+                value: RawQuorumSet {
+                    threshold: qs.threshold,
+                    members,
+                },
+            },
+            broadcast_peers: strings(&doc.broadcast_peers)?,
+            known_peers: strings(&doc.known_peers)?,
+            tx_source_urls: strings(&doc.tx_source_urls)?,
+        })
+    }
+}
+
 impl NetworkConfig {
-    /// Parses and checks `network.toml` for the node whose peer responder id is `me`.
+    /// Parses and checks a TOML `network.toml` for the node whose peer responder id is
+    /// `me`.
     pub fn parse(text: &str, me: &ResponderId) -> Result<Self, NetworkError> {
-        let raw: RawNetwork =
-            toml::from_str(text).map_err(|e| NetworkError::Syntax(e.to_string()))?;
-        let line = |span: std::ops::Range<usize>| line_of(text, span.start);
+        Self::parse_as(text, NetworkFormat::Toml, me)
+    }
+
+    /// Parses and checks the JSON form of the file.
+    pub fn parse_json(text: &str, me: &ResponderId) -> Result<Self, NetworkError> {
+        Self::parse_as(text, NetworkFormat::Json, me)
+    }
+
+    /// Parses and checks the file in `format`; both formats go through the same checks and
+    /// give the same errors.
+    pub fn parse_as(
+        text: &str,
+        format: NetworkFormat,
+        me: &ResponderId,
+    ) -> Result<Self, NetworkError> {
+        let raw = match format {
+            NetworkFormat::Toml => RawDoc::from_toml(text)?,
+            NetworkFormat::Json => RawDoc::from_json(text)?,
+        };
+        Self::check(raw, text, me)
+    }
+
+    fn check(raw: RawDoc, text: &str, me: &ResponderId) -> Result<Self, NetworkError> {
+        let line = |offset: usize| line_of(text, offset);
 
         let mut peers = BTreeMap::new();
         for (list, entries, broadcast) in [
@@ -188,14 +433,14 @@ impl NetworkConfig {
             ("known_peers", &raw.known_peers, false),
         ] {
             for (index, entry) in entries.iter().enumerate() {
-                let at = line(entry.span());
+                let at = line(entry.offset);
                 let bad = |error| NetworkError::BadPeerUri {
                     line: at,
                     list,
                     index,
                     error,
                 };
-                let uri = NodeUri::parse(entry.get_ref(), Service::Peer).map_err(bad)?;
+                let uri = NodeUri::parse(&entry.value, Service::Peer).map_err(bad)?;
                 uri.check_peer().map_err(bad)?;
                 let responder_id = uri.responder_id();
                 if responder_id == *me {
@@ -222,25 +467,27 @@ impl NetworkConfig {
             }
         }
 
-        let quorum_set = convert(raw.quorum_set.get_ref(), text, me, &peers)?;
-        let quorum_set = QuorumSet::new(
-            quorum_set.threshold,
-            quorum_set.members,
-            quorum_set.inner_sets,
-        )
-        .map_err(|error| NetworkError::BadQuorumSet {
-            line: line(raw.quorum_set.span()),
-            error,
-        })?;
+        let qs_line = line(raw.quorum_set.offset);
+        let mut members = Vec::new();
+        let mut inner_sets = Vec::new();
+        for m in &raw.quorum_set.value.members {
+            let at = line(m.offset);
+            convert_member(&m.value, at, me, &peers, &mut members, &mut inner_sets)?;
+        }
+        let quorum_set = QuorumSet::new(raw.quorum_set.value.threshold, members, inner_sets)
+            .map_err(|error| NetworkError::BadQuorumSet {
+                line: qs_line,
+                error,
+            })?;
 
         let mut tx_source_urls = Vec::new();
         for (index, entry) in raw.tx_source_urls.iter().enumerate() {
             let bad = |reason: String| NetworkError::BadTxSource {
-                line: line(entry.span()),
+                line: line(entry.offset),
                 index,
                 reason,
             };
-            let url = url::Url::parse(entry.get_ref()).map_err(|e| bad(e.to_string()))?;
+            let url = url::Url::parse(&entry.value).map_err(|e| bad(e.to_string()))?;
             if !matches!(url.scheme(), "http" | "https" | "file" | "s3") {
                 return Err(bad(format!(
                     "scheme {:?} is not http, https, file or s3",
@@ -265,27 +512,8 @@ impl NetworkConfig {
     }
 }
 
-/// Converts without validating (validation happens once, on the whole set), resolving
-/// every member to a known key.
-fn convert(
-    raw: &RawQuorumSet,
-    text: &str,
-    me: &ResponderId,
-    peers: &BTreeMap<ResponderId, Peer>,
-) -> Result<QuorumSet, NetworkError> {
-    let mut members = Vec::new();
-    let mut inner_sets = Vec::new();
-    for m in &raw.members {
-        let at = line_of(text, m.span().start);
-        convert_member(m.get_ref(), at, me, peers, &mut members, &mut inner_sets)?;
-    }
-    Ok(QuorumSet {
-        threshold: raw.threshold,
-        members,
-        inner_sets,
-    })
-}
-
+/// Converts one member without validating the thresholds (validation happens once, on
+/// the whole set), resolving every node to a known key.
 fn convert_member(
     m: &RawMember,
     at: usize,
@@ -294,28 +522,34 @@ fn convert_member(
     members: &mut Vec<NodeId>,
     inner_sets: &mut Vec<QuorumSet>,
 ) -> Result<(), NetworkError> {
-    match m {
-        RawMember::Node(id) => {
+    let meaning = match m {
+        RawMember::Node(id) => Member::Node(id),
+        RawMember::Table(t) => t
+            .meaning()
+            .map_err(|reason| NetworkError::BadQuorumMemberForm { line: at, reason })?,
+    };
+    match meaning {
+        Member::Node(id) => {
             let bad = || NetworkError::BadQuorumMember {
                 line: at,
-                member: id.clone(),
+                member: id.to_string(),
             };
             let rid: ResponderId = id.parse().map_err(|_| bad())?;
             if rid != *me && !peers.contains_key(&rid) {
                 return Err(NetworkError::UnresolvableQuorumMember {
                     line: at,
-                    member: id.clone(),
+                    member: id.to_string(),
                 });
             }
-            members.push(NodeId::new(id.clone()).map_err(|_| bad())?);
+            members.push(NodeId::new(id).map_err(|_| bad())?);
         }
-        RawMember::Inner(inner) => {
+        Member::Set(threshold, inner) => {
             let (mut m2, mut i2) = (Vec::new(), Vec::new());
-            for member in &inner.members {
+            for member in inner {
                 convert_member(member, at, me, peers, &mut m2, &mut i2)?;
             }
             inner_sets.push(QuorumSet {
-                threshold: inner.threshold,
+                threshold,
                 members: m2,
                 inner_sets: i2,
             });

@@ -2,6 +2,7 @@
 //! archives, the `ledger-distribution` binary under SIGKILL, verification failures.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod audit;
 mod common;
 mod dir;
 mod kill;

@@ -59,6 +59,9 @@ fn metrics_are_served_and_a_taken_port_is_refused() {
         "{text}"
     );
     assert!(text.contains("archive_uploaded_bytes_total"), "{text}");
+    // The ledger's height beside the archive's, and the difference.
+    assert!(text.contains("archive_ledger_height 25"), "{text}");
+    assert!(text.contains("archive_lag_blocks 0"), "{text}");
 
     // A second one on the same port stops at once, naming the flag.
     let out = Command::new(env!("CARGO_BIN_EXE_ledger-distribution"))

@@ -4,6 +4,7 @@ mod archive;
 mod enclave;
 mod ledger;
 mod load;
+mod quorum;
 mod scp;
 mod tx;
 
@@ -28,6 +29,9 @@ pub enum BenchCommand {
     /// committed tx/s, submit-to-commit latency, rejections, and the ratio to the CPU
     /// bound `cores / (nodes x validate cost)`.
     Load(load::LoadBenchArgs),
+    /// Quorum analysis (`mcnode quorum check`): run time on generated ~100-node
+    /// federations, worst and median of several runs.
+    Quorum(quorum::QuorumBenchArgs),
 }
 
 /// Runs one benchmark and prints its JSON report.
@@ -39,6 +43,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ledger(args) => ledger::run(args)?,
         BenchCommand::Archive(args) => archive::run(args)?,
         BenchCommand::Load(args) => load::run(args)?,
+        BenchCommand::Quorum(args) => quorum::run(args)?,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

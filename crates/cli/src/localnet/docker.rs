@@ -48,7 +48,8 @@ pub const DOCKER_FILE: &str = "docker.json";
 /// Nodes in `docker/compose.yml`.
 pub const NODES: usize = 4;
 /// First host port: node `i` publishes client `B+10i`, admin panel `B+10i+1`, metrics
-/// `B+10i+2`; the S3 server is `B+90`. Must match `docker/compose.yml`.
+/// `B+10i+2`, ledger-distribution's metrics `B+10i+3`; the S3 server is `B+90`. Must
+/// match `docker/compose.yml`.
 pub const HOST_BASE_PORT: u16 = 4400;
 /// The bucket every node publishes to, under its own prefix.
 pub const BUCKET: &str = "mcnode-archive";
@@ -61,10 +62,36 @@ const CA_IN_CONTAINER: &str = "/etc/mcnode/ca.pem";
 /// The image's user, who must read the bind-mounted files.
 const IMAGE_UID: u32 = 10001;
 
-/// Host ports of node `i`: client, admin panel, metrics.
-pub fn host_ports(i: usize) -> [u16; 3] {
+/// Host ports of node `i`: client, admin panel, metrics, archive metrics.
+pub fn host_ports(i: usize) -> [u16; 4] {
     let p = HOST_BASE_PORT + 10 * i as u16;
-    [p, p + 1, p + 2]
+    [p, p + 1, p + 2, p + 3]
+}
+
+/// The Compose command this host has: `docker compose` (v2, a docker plugin) or
+/// `docker-compose` (v1), found on `PATH`; `docker compose` when neither is found.
+fn compose_command() -> &'static str {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
+    };
+    let plugin = [
+        "/usr/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/local/lib/docker/cli-plugins",
+    ]
+    .iter()
+    .any(|d| Path::new(d).join("docker-compose").is_file())
+        || std::env::var_os("HOME").is_some_and(|h| {
+            Path::new(&h)
+                .join(".docker/cli-plugins/docker-compose")
+                .is_file()
+        });
+    if !plugin && on_path("docker-compose") {
+        "docker-compose"
+    } else {
+        "docker compose"
+    }
 }
 
 /// The S3 server's host port.
@@ -164,12 +191,13 @@ fn random_key(len: usize) -> String {
 fn description(dir: &Path) -> serde_json::Value {
     let nodes: Vec<_> = (0..NODES)
         .map(|i| {
-            let [_, panel, metrics] = host_ports(i);
+            let [_, panel, metrics, archive_metrics] = host_ports(i);
             json!({
                 "name": host(i),
                 "client_uri": host_client_uri(i, &dir.join("tls").join("ca.pem")),
                 "admin_panel": format!("http://127.0.0.1:{panel}/"),
                 "metrics": format!("http://127.0.0.1:{metrics}/metrics"),
+                "archive_metrics": format!("http://127.0.0.1:{archive_metrics}/metrics"),
                 "archive": archive(i),
             })
         })
@@ -181,9 +209,13 @@ fn description(dir: &Path) -> serde_json::Value {
         "s3_env": dir.join("s3.env"),
         "nodes": nodes,
         "start": if dir.ends_with("docker/net") {
-            "docker compose -f docker/compose.yml up -d".to_string()
+            format!("{} -f docker/compose.yml up -d", compose_command())
         } else {
-            format!("MCNODE_NET={} docker compose -f docker/compose.yml up -d", dir.display())
+            format!(
+                "MCNODE_NET={} {} -f docker/compose.yml up -d",
+                dir.display(),
+                compose_command()
+            )
         },
     })
 }
@@ -222,7 +254,7 @@ fn generate(dir: &Path, threshold: u32, accounts: usize) -> anyhow::Result<()> {
             .with_context(|| format!("generated an invalid network.toml for node{i}"))?;
         keys::write_public(&nd.join("network.toml"), &toml)?;
 
-        let [_, panel, metrics] = host_ports(i);
+        let [_, panel, metrics, archive_metrics] = host_ports(i);
         let node: ManifestNode = serde_json::from_value(json!({
             "name": host(i),
             "peer_responder_id": peer_responder_id(i),
@@ -239,6 +271,7 @@ fn generate(dir: &Path, threshold: u32, accounts: usize) -> anyhow::Result<()> {
             "archive": archive(i),
             "admin_http": format!("127.0.0.1:{panel}"),
             "metrics_http": format!("127.0.0.1:{metrics}"),
+            "distribution_metrics": format!("127.0.0.1:{archive_metrics}"),
         }))
         .context("cannot describe a node for localnet.json")?;
         nodes.push(node);
@@ -354,8 +387,13 @@ mod tests {
     fn host_ports_match_the_compose_file() {
         let compose = include_str!("../../../../docker/compose.yml");
         for i in 0..NODES {
-            let [client, panel, metrics] = host_ports(i);
-            for (host_port, container_port) in [(client, 3223), (panel, 8000), (metrics, 9090)] {
+            let [client, panel, metrics, archive_metrics] = host_ports(i);
+            for (host_port, container_port) in [
+                (client, 3223),
+                (panel, 8000),
+                (metrics, 9090),
+                (archive_metrics, 9092),
+            ] {
                 let mapping = format!("127.0.0.1:{host_port}:{container_port}");
                 assert!(
                     compose.contains(&mapping),

@@ -221,3 +221,112 @@ fn from_archive_dir_and_s3_then_rollback() {
     assert!(err.contains("no-such-bucket"), "{err}");
     assert!(!failed.exists(), "{err}");
 }
+
+#[test]
+fn audit_finds_a_rolled_back_ledger_and_lists_the_blocks_to_withdraw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger_dir = tmp.path().join("ledger");
+    let ledger = LmdbLedger::create(&ledger_dir).unwrap();
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let signers = Signers::from_seed(4);
+    for _ in 0..40 {
+        append_random(&ledger, &mut rng, 2, 1, Some(&signers)).unwrap();
+    }
+    let ledger = Arc::new(ledger);
+    let archive = tmp.path().join("archive");
+    let state = tmp.path().join("state.json");
+    publish_blocks(
+        DirStore::new(archive.clone()),
+        Arc::clone(&ledger),
+        &state,
+        40,
+        vec![10],
+    );
+    let url = format!("file://{}", archive.display());
+    let lp = ledger_dir.to_str().unwrap();
+    drop(ledger);
+    let audit = |extra: &[&str]| {
+        let mut args = vec!["archive", "audit", "--ledger-path", lp, "--archive", &url];
+        args.extend_from_slice(extra);
+        mcnode_env(&[], &args)
+    };
+    let (ok, j, err) = audit(&[]);
+    assert!(ok, "{err}");
+    assert_eq!(j["archive"]["blocks_present"], 40);
+    assert_eq!(j["archive"]["lag"], 0);
+    assert!(
+        err.contains("40 blocks (0..40 contiguous), 0 behind, 0 hole(s)"),
+        "{err}"
+    );
+
+    // The ledger goes back to 30 (the operator's rollback), the archive does not yet.
+    let (ok, _, err) = mcnode_env(
+        &[],
+        &["ledger", "rollback", "--ledger-path", lp, "--to", "30"],
+    );
+    assert!(ok, "{err}");
+    let list = tmp.path().join("withdraw.json");
+    let (ok, j, err) = audit(&["--withdraw-list", list.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("10 block(s) past the ledger's height 30"),
+        "{err}"
+    );
+    assert!(err.contains("error: the audit found 1 problem(s)"), "{err}");
+    assert_eq!(j["ok"], false);
+    let w: Value = serde_json::from_str(&std::fs::read_to_string(&list).unwrap()).unwrap();
+    assert_eq!(w, j["withdraw"]);
+    assert_eq!(w["ledger_height"], 30);
+    assert_eq!(w["blocks"].as_array().unwrap().len(), 10);
+    assert_eq!(w["blocks"][0]["index"], 30);
+    assert_eq!(w["complete"], true);
+    let cmd = w["rollback_command"].as_str().unwrap();
+    assert!(
+        cmd.starts_with(&format!("mcnode archive rollback --to 30 --dest {url}")),
+        "{cmd}"
+    );
+
+    // The command it names repairs the archive.
+    let (ok, _, err) = mcnode_env(
+        &[],
+        &[
+            "archive",
+            "rollback",
+            "--to",
+            "30",
+            "--dest",
+            &url,
+            "--state-file",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = audit(&[]);
+    assert!(ok, "{err}");
+
+    // A hole is a problem; --from past it audits only the rest.
+    std::fs::remove_file(archive.join(block_key(12))).unwrap();
+    let (ok, _, err) = audit(&[]);
+    assert!(
+        !ok && err.contains("1 hole(s), the first at index 12"),
+        "{err}"
+    );
+    let (ok, _, err) = audit(&["--from", "13"]);
+    assert!(ok, "{err}");
+    // Another archive as a source: the same chain, so no fork.
+    let (ok, j, err) = mcnode_env(
+        &[],
+        &[
+            "archive",
+            "audit",
+            "--ledger-path",
+            lp,
+            "--source",
+            &url,
+            "--from",
+            "13",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(j["sources"][0]["divergent_count"], 0);
+}

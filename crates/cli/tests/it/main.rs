@@ -6,6 +6,7 @@ pub mod archive;
 mod durability;
 mod localnet;
 mod node;
+mod quorum;
 
 use std::{path::Path, process::Command};
 
