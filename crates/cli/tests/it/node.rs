@@ -538,7 +538,12 @@ fn extend_ledger(dir: &Path, n: u64, signer: &Ed25519Signer, responder_id: &str)
 
 /// Points node `i`'s `network.toml` at one archive only.
 fn set_tx_sources(net: &Localnet, node: usize, url: &str) {
-    let path = net.manifest.nodes[node].dir.join("network.toml");
+    set_tx_sources_in(&net.manifest.nodes[node].dir, url);
+}
+
+/// Points the `network.toml` in `node_dir` at one archive only.
+fn set_tx_sources_in(node_dir: &Path, url: &str) {
+    let path = node_dir.join("network.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let start = text.find("tx_source_urls = [").unwrap();
     let end = start + text[start..].find(']').unwrap() + 1;
@@ -649,6 +654,145 @@ fn a_fresh_node_catches_up_from_file_and_s3_archives_then_joins() {
         assert_same_ledgers(&[&c0, &c1, &c3]).await;
     });
     drop(restarted);
+}
+
+/// A node `msg-signer-key` and peer responder id, from a generated localnet directory.
+fn node_identity(dir: &Path, manifest: &serde_json::Value, i: usize) -> (Ed25519Signer, String) {
+    let key = std::fs::read_to_string(dir.join(format!("node{i}/msg-signer-key"))).unwrap();
+    let signer = Ed25519Signer::from_base64_pkcs8(key.trim()).unwrap();
+    let id = manifest["nodes"][i]["peer_responder_id"].as_str().unwrap();
+    (signer, id.to_string())
+}
+
+/// A ledger at `dir/name`: the localnet's origin plus `n` blocks whose metadata node
+/// `signer` signed.
+fn forged_ledger(dir: &Path, name: &str, n: u64, signer: &(Ed25519Signer, String)) -> PathBuf {
+    let ledger = dir.join(name);
+    std::fs::create_dir_all(&ledger).unwrap();
+    std::fs::copy(dir.join("origin/ledger/data.mdb"), ledger.join("data.mdb")).unwrap();
+    extend_ledger(&ledger, n, &signer.0, &signer.1);
+    ledger
+}
+
+/// Catch-up takes only what the node's quorum set vouches for. Nodes 1, 2 and 3 hold the
+/// real chain (150 blocks signed by node 2); node 0 lies (150 blocks of its own at the
+/// same height, signed by itself alone), and so does node 3's only archive (200 blocks
+/// signed by node 1's key that nobody holds). Node 3 restarts empty while nodes 1 and 2
+/// are down: it refuses the archive and node 0, naming who vouched, and stays at the
+/// origin. Nodes 1 and 2 come back: node 3 catches up from them and makes blocks with
+/// them (a quorum without the liar).
+#[test]
+fn catch_up_refuses_a_lying_archive_and_a_lying_peer() {
+    const REAL: u64 = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = mcnode(&[
+        "localnet",
+        "--dir",
+        path(dir.path()),
+        "--base-port",
+        "0",
+        "--generate-only",
+    ]);
+    assert!(ok, "{err}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("localnet.json")).unwrap())
+            .unwrap();
+    let ids: Vec<_> = (0..4)
+        .map(|i| node_identity(dir.path(), &manifest, i))
+        .collect();
+    let real = forged_ledger(dir.path(), "real-ledger", REAL, &ids[2]);
+    let liar_peer = forged_ledger(dir.path(), "liar-peer-ledger", REAL, &ids[0]);
+    let liar_archive = forged_ledger(dir.path(), "liar-archive-ledger", 200, &ids[1]);
+    for (i, from) in [(0, &liar_peer), (1, &real), (2, &real), (3, &real)] {
+        let ledger = dir.path().join(format!("node{i}/ledger"));
+        std::fs::create_dir_all(&ledger).unwrap();
+        std::fs::copy(from.join("data.mdb"), ledger.join("data.mdb")).unwrap();
+    }
+    let archive = dir.path().join("liar-archive");
+    super::archive::publish_blocks(
+        mcnode_archive::DirStore::new(archive.clone()),
+        std::sync::Arc::new(mcnode_ledger::LmdbLedger::open(&liar_archive).unwrap()),
+        &dir.path().join("liar-archive.state"),
+        201,
+        vec![100],
+    );
+    let archive_url = format!("file://{}", archive.display());
+    set_tx_sources_in(&dir.path().join("node3"), &archive_url);
+
+    let net = Localnet::start_in(dir, 4);
+    let _logs = LogsOnPanic(net.dir.path().to_path_buf());
+    let log3 = log_of(&net, 3);
+    let rt = runtime();
+    // Nodes 1 and 2 down, node 3 empty (it copies the origin again).
+    let honest: Vec<NodeProcess> = (1..3).map(|i| NodeProcess::find(&net, i)).collect();
+    for p in &honest {
+        p.signal(rustix::process::Signal::TERM);
+    }
+    let node3 = NodeProcess::find(&net, 3);
+    node3.signal(rustix::process::Signal::TERM);
+    std::fs::remove_dir_all(&net.manifest.nodes[3].ledger_path).unwrap();
+    let _node3 = node3.respawn(None, &[], &log3);
+    let refused_archive = wait_for_log(
+        &log3,
+        &["refused blocks", &archive_url, "not vouched for"],
+        Duration::from_secs(60),
+    );
+    assert!(
+        refused_archive.contains(&format!("only by [{}]", ids[1].1)),
+        "{refused_archive}"
+    );
+    let refused_peer = wait_for_log(
+        &log3,
+        &[
+            "refused blocks",
+            &format!("peer {}", ids[0].1),
+            "not vouched for",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        refused_peer.contains(&format!("only by [{}]", ids[0].1)),
+        "{refused_peer}"
+    );
+    rt.block_on(async {
+        let c3 = client(&net, 3).await;
+        assert_eq!(
+            height(&c3).await,
+            1,
+            "node 3 appended blocks nobody vouched for"
+        );
+    });
+
+    let _honest: Vec<Restarted> = honest
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.respawn(None, &[], &log_of(&net, i + 1)))
+        .collect();
+    rt.block_on(async {
+        let mut c3 = client(&net, 3).await;
+        wait_height(&c3, REAL + 1, Duration::from_secs(120)).await;
+        let c0 = client(&net, 0).await;
+        let c1 = client(&net, 1).await;
+        assert_eq!(
+            height(&c3).await,
+            REAL + 1,
+            "node 3 took more than the real chain"
+        );
+        assert_same_ledgers(&[&c1, &c3]).await;
+        let real_tip = c1.block_data(REAL, 1).await.unwrap();
+        let liar_tip = c0.block_data(REAL, 1).await.unwrap();
+        assert_ne!(real_tip[0].block.id, liar_tip[0].block.id);
+        // Nodes 1, 2 and 3 are a quorum: a payment through node 3 commits.
+        let mut w = wallet(&net, 6, &c3).await;
+        let me = w.address();
+        let receipt = w
+            .send(&mut c3, &me, 2_000, &SendOptions::default(), &mut OsRng)
+            .await
+            .unwrap();
+        assert!(receipt.block_index > REAL);
+        let c2 = client(&net, 2).await;
+        assert_same_ledgers(&[&c1, &c2, &c3]).await;
+    });
 }
 
 /// Over its pending-value limit a node answers gRPC UNAVAILABLE (and keeps what it took):
