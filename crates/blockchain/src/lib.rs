@@ -24,10 +24,13 @@ pub mod pb {
 }
 
 pub use block::{
-    compute_block_id, Block, BlockContents, BlockContentsHash, BlockId, BLOCK_VERSION,
+    compute_block_id, Block, BlockContents, BlockContentsHash, BlockId, MAX_BLOCK_VERSION,
 };
 pub use encoding::{ArchiveBlock, DecodeError};
-pub use origin::{origin_block, origin_block_paying, OriginError};
+pub use mcnode_transaction::{BlockVersion, Feature};
+pub use origin::{
+    origin_block, origin_block_at, origin_block_paying, origin_block_paying_at, OriginError,
+};
 pub use signature::{
     BlockMetadata, BlockMetadataContents, BlockSignature, QuorumMemberRecord, QuorumSetRecord,
 };

@@ -93,9 +93,14 @@ impl Localnet {
     /// between (by another test's outgoing connection); then it starts over in a new
     /// directory, up to three times.
     pub fn start(nodes: usize) -> Self {
+        Self::start_with(nodes, &[])
+    }
+
+    /// [`Self::start`] with more `mcnode localnet` flags (first start).
+    pub fn start_with(nodes: usize, extra: &[&str]) -> Self {
         let mut attempt = 1;
         loop {
-            match Self::try_start_in(tempfile::tempdir().unwrap(), nodes) {
+            match Self::try_start_in(tempfile::tempdir().unwrap(), nodes, extra) {
                 Ok(net) => return net,
                 Err(e) if e.contains("is taken") && attempt < 3 => {
                     eprintln!("[localnet harness] a port was taken; starting over");
@@ -108,16 +113,22 @@ impl Localnet {
 
     /// Starts (or restarts) the localnet in `dir`.
     pub fn start_in(dir: tempfile::TempDir, nodes: usize) -> Self {
-        Self::try_start_in(dir, nodes).unwrap_or_else(|e| panic!("{e}"))
+        Self::start_in_with(dir, nodes, &[])
     }
 
-    fn try_start_in(dir: tempfile::TempDir, nodes: usize) -> Result<Self, String> {
+    /// [`Self::start_in`] with more `mcnode localnet` flags.
+    pub fn start_in_with(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Self {
+        Self::try_start_in(dir, nodes, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_in(dir: tempfile::TempDir, nodes: usize, extra: &[&str]) -> Result<Self, String> {
         node_binary("consensus-service");
         node_binary("ledger-distribution");
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcnode"))
             .args(["localnet", "--dir", path(dir.path())])
             .args(["--nodes", &nodes.to_string(), "--base-port", "0"])
             .args(["--ready-timeout", "150"])
+            .args(extra)
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod archive;
+mod chain;
 mod localnet;
 mod node;
 
