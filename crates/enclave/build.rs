@@ -15,10 +15,12 @@ fn main() {
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let crates = manifest.parent().expect("crates/ directory").to_path_buf();
     for name in measure::MEASURED_CRATES {
-        println!(
-            "cargo:rerun-if-changed={}",
-            crates.join(name).join("src").display()
-        );
+        for (dir, _) in measure::MEASURED_FILES {
+            println!(
+                "cargo:rerun-if-changed={}",
+                crates.join(name).join(dir).display()
+            );
+        }
     }
     let digest = measure::measure_sources(&crates).expect("read enclave sources");
     let out =

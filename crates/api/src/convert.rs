@@ -1,12 +1,10 @@
 //! Conversions between wire messages and domain types.
 //!
-//! Ledger types: `types.proto` is wire-identical to `mcnode_blockchain::encoding`, so a
-//! conversion encodes with one and decodes with the other; all validation lives in one
-//! place (the blockchain decoder), never duplicated here.
+//! Ledger types are `mcnode_blockchain::pb` messages, converted by the blockchain crate
+//! (`From` / `TryFrom`): all validation lives there, never duplicated here.
 
-use mcnode_blockchain::{encoding, ArchiveBlock, Block, DecodeError};
+use mcnode_blockchain::{pb as ledger_pb, ArchiveBlock, Block, DecodeError};
 use mcnode_enclave::{ChannelId, EncryptedMessage};
-use prost::Message;
 
 use crate::pb;
 
@@ -21,31 +19,25 @@ pub enum ConvertError {
     ChannelId(usize),
 }
 
-/// Decodes bytes our own blockchain encoder wrote into the generated type. The schemas are
-/// one (tests hold them to it), so a failure is a broken invariant, not bad input.
-fn from_our_bytes<B: Message + Default>(bytes: &[u8]) -> B {
-    B::decode(bytes).expect("types.proto and mcnode-blockchain's encoding have diverged")
-}
-
 /// A block on the wire.
-pub fn block_to_pb(b: &Block) -> pb::Block {
-    from_our_bytes(&encoding::encode_block(b))
+pub fn block_to_pb(b: &Block) -> ledger_pb::Block {
+    b.into()
 }
 
 /// A block from the wire.
-pub fn block_from_pb(p: &pb::Block) -> Result<Block, ConvertError> {
-    Ok(encoding::decode_block(&p.encode_to_vec())?)
+pub fn block_from_pb(p: &ledger_pb::Block) -> Result<Block, ConvertError> {
+    Ok(p.try_into()?)
 }
 
 /// An archive block on the wire.
-pub fn archive_block_to_pb(a: &ArchiveBlock) -> pb::ArchiveBlock {
-    from_our_bytes(&encoding::encode_archive_block(a))
+pub fn archive_block_to_pb(a: &ArchiveBlock) -> ledger_pb::ArchiveBlock {
+    a.into()
 }
 
 /// An archive block from the wire (shape checked; linkage and signatures are the
 /// caller's).
-pub fn archive_block_from_pb(p: &pb::ArchiveBlock) -> Result<ArchiveBlock, ConvertError> {
-    Ok(encoding::decode_archive_block(&p.encode_to_vec())?)
+pub fn archive_block_from_pb(p: &ledger_pb::ArchiveBlock) -> Result<ArchiveBlock, ConvertError> {
+    Ok(p.try_into()?)
 }
 
 /// An encrypted frame on the wire.

@@ -6,8 +6,10 @@
 //! (wallets), `BlockchainApi` (ledger reads and catch-up), `ConsensusPeerApi` (between
 //! validators), `AdminApi` (the node's operator, through `mc-admin-http-gateway`). [`FILE_DESCRIPTOR_SET`] feeds gRPC reflection, so `grpcurl list` works.
 //!
-//! Conversions of ledger types go through `mcnode-blockchain`'s encoding, with which the
-//! messages in `types.proto` are wire-identical (a test holds them to it).
+//! The ledger's messages (blocks, outputs, transactions) are not defined here: the services
+//! import `mcnode/ledger/v1/ledger.proto`, the one source of the ledger schema, from
+//! `mcnode-blockchain`, and use its generated types (`mcnode_blockchain::pb`, re-exported
+//! as [`ledger_pb`]).
 
 pub mod admin;
 pub mod convert;
@@ -18,6 +20,8 @@ pub mod result_code;
 pub mod pb {
     tonic::include_proto!("mcnode.v1");
 }
+
+pub use mcnode_blockchain::pb as ledger_pb;
 
 /// The encoded descriptor set of every proto here, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -6,11 +6,12 @@ use mcnode_crypto::{
     hash::{domain, DomainHasher},
     KeyImage,
 };
-use mcnode_transaction::{membership::RootElement, TxOut};
+use mcnode_transaction::{membership::RootElement, BlockVersion, TxOut};
 use serde::{Deserialize, Serialize};
 
-/// The block format version this build writes.
-pub const BLOCK_VERSION: u32 = 1;
+/// The highest block version this build reads and writes (see
+/// [`mcnode_transaction::version`]).
+pub const MAX_BLOCK_VERSION: u32 = BlockVersion::MAX.get();
 
 /// A block id: the hash of the block's header fields.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -89,7 +90,8 @@ impl BlockContents {
 pub struct Block {
     /// The hash of all the fields below.
     pub id: BlockId,
-    /// Format version.
+    /// Block version: which ledger rules the block follows
+    /// ([`mcnode_transaction::BlockVersion`]).
     pub version: u32,
     /// The previous block's id (all zeros for the origin block).
     pub parent_id: BlockId,
@@ -125,10 +127,22 @@ pub fn compute_block_id(
 }
 
 impl Block {
-    /// The block after `parent` with `contents`, given the TxOut tree root after it.
+    /// The block after `parent` with `contents`, given the TxOut tree root after it, at the
+    /// parent's version.
     pub fn new_child(parent: &Block, contents: &BlockContents, root_element: RootElement) -> Self {
+        Self::new_child_at(parent.version, parent, contents, root_element)
+    }
+
+    /// The block after `parent` with `contents` at block `version`, given the TxOut tree
+    /// root after it.
+    pub fn new_child_at(
+        version: u32,
+        parent: &Block,
+        contents: &BlockContents,
+        root_element: RootElement,
+    ) -> Self {
         Self::new(
-            BLOCK_VERSION,
+            version,
             parent.id,
             parent.index + 1,
             parent.cumulative_txo_count + contents.outputs.len() as u64,

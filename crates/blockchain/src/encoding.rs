@@ -1,31 +1,11 @@
-//! The binary encoding of blocks and outputs: protobuf (prost), format version 1.
+//! The binary encoding of blocks, outputs and transactions: protobuf, format version 1.
 //!
-//! One encoding serves the ledger's LMDB values and the archive's objects. Every field has
+//! One encoding serves the ledger's LMDB values, the archive's objects and the gRPC APIs.
+//! Its schema has one source, `proto/mcnode/ledger/v1/ledger.proto`; `build.rs` generates
+//! the message types ([`pb`](crate::pb)) and this module converts between them and the
+//! domain types (`From` one way, `TryFrom` with [`DecodeError`] the other). Every field has
 //! a fixed tag that is never reused; decoding checks lengths and key validity and returns a
-//! [`DecodeError`] that names the field, never panics. The messages, in `.proto` terms:
-//!
-//! ```text
-//! message TxOut { bytes target_key = 1; bytes public_key = 2; bytes commitment = 3; fixed64 masked_value = 4; }
-//! message Range { fixed64 from = 1; fixed64 to = 2; }
-//! message TreeElement { Range range = 1; bytes hash = 2; }
-//! message Block { bytes id = 1; uint32 version = 2; bytes parent_id = 3; uint64 index = 4;
-//!                 uint64 cumulative_txo_count = 5; TreeElement root_element = 6; bytes contents_hash = 7; }
-//! message BlockContents { repeated bytes key_images = 1; repeated TxOut outputs = 2; }
-//! message BlockSignature { bytes signature = 1; bytes signer = 2; uint64 signed_at = 3; }
-//! message QuorumSet { uint32 threshold = 1; repeated QuorumMember members = 2; }
-//! message QuorumMember { oneof member { string node = 1; QuorumSet inner_set = 2; } }
-//! message BlockMetadata { bytes block_id = 1; QuorumSet quorum_set = 2; bytes attestation_evidence = 3;
-//!                         string responder_id = 4; bytes node_key = 5; bytes signature = 6; }
-//! message MembershipProof { fixed64 index = 1; fixed64 highest_index = 2; repeated TreeElement elements = 3; }
-//! message TxIn { repeated TxOut ring = 1; repeated MembershipProof proofs = 2; }
-//! message TxPrefix { repeated TxIn inputs = 1; repeated TxOut outputs = 2; uint64 fee = 3; uint64 tombstone_block = 4; }
-//! message RingMlsag { bytes c_zero = 1; repeated bytes responses = 2; bytes key_image = 3; }
-//! message SignatureRct { repeated RingMlsag ring_signatures = 1; repeated bytes pseudo_output_commitments = 2;
-//!                        bytes range_proof = 3; }
-//! message Tx { TxPrefix prefix = 1; SignatureRct signature = 2; }
-//! message ArchiveBlock { uint32 format_version = 1; Block block = 2; BlockContents contents = 3;
-//!                        BlockSignature signature = 4; BlockMetadata metadata = 5; }
-//! ```
+//! [`DecodeError`] that names the field, never panics. Golden tests freeze the bytes.
 
 use mcnode_crypto::{
     CompressedPoint, Ed25519Public, Ed25519Signature, KeyImage, RingMlsag, ScalarBytes,
@@ -37,7 +17,7 @@ use mcnode_transaction::{
 use prost::Message;
 
 use crate::{
-    Block, BlockContents, BlockContentsHash, BlockId, BlockMetadata, BlockMetadataContents,
+    pb, Block, BlockContents, BlockContentsHash, BlockId, BlockMetadata, BlockMetadataContents,
     BlockSignature, QuorumMemberRecord, QuorumSetRecord,
 };
 
@@ -78,184 +58,6 @@ pub struct ArchiveBlock {
     pub signature: Option<BlockSignature>,
     /// The node's metadata (absent for the origin block).
     pub metadata: Option<BlockMetadata>,
-}
-
-mod pb {
-    #![allow(missing_docs)]
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TxOut {
-        #[prost(bytes = "vec", tag = "1")]
-        pub target_key: Vec<u8>,
-        #[prost(bytes = "vec", tag = "2")]
-        pub public_key: Vec<u8>,
-        #[prost(bytes = "vec", tag = "3")]
-        pub commitment: Vec<u8>,
-        #[prost(fixed64, tag = "4")]
-        pub masked_value: u64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Range {
-        #[prost(fixed64, tag = "1")]
-        pub from: u64,
-        #[prost(fixed64, tag = "2")]
-        pub to: u64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TreeElement {
-        #[prost(message, optional, tag = "1")]
-        pub range: Option<Range>,
-        #[prost(bytes = "vec", tag = "2")]
-        pub hash: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Block {
-        #[prost(bytes = "vec", tag = "1")]
-        pub id: Vec<u8>,
-        #[prost(uint32, tag = "2")]
-        pub version: u32,
-        #[prost(bytes = "vec", tag = "3")]
-        pub parent_id: Vec<u8>,
-        #[prost(uint64, tag = "4")]
-        pub index: u64,
-        #[prost(uint64, tag = "5")]
-        pub cumulative_txo_count: u64,
-        #[prost(message, optional, tag = "6")]
-        pub root_element: Option<TreeElement>,
-        #[prost(bytes = "vec", tag = "7")]
-        pub contents_hash: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct BlockContents {
-        #[prost(bytes = "vec", repeated, tag = "1")]
-        pub key_images: Vec<Vec<u8>>,
-        #[prost(message, repeated, tag = "2")]
-        pub outputs: Vec<TxOut>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct BlockSignature {
-        #[prost(bytes = "vec", tag = "1")]
-        pub signature: Vec<u8>,
-        #[prost(bytes = "vec", tag = "2")]
-        pub signer: Vec<u8>,
-        #[prost(uint64, tag = "3")]
-        pub signed_at: u64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct QuorumSet {
-        #[prost(uint32, tag = "1")]
-        pub threshold: u32,
-        #[prost(message, repeated, tag = "2")]
-        pub members: Vec<QuorumMember>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct QuorumMember {
-        #[prost(oneof = "Member", tags = "1, 2")]
-        pub member: Option<Member>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Oneof)]
-    pub enum Member {
-        #[prost(string, tag = "1")]
-        Node(String),
-        #[prost(message, tag = "2")]
-        InnerSet(QuorumSet),
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct BlockMetadata {
-        #[prost(bytes = "vec", tag = "1")]
-        pub block_id: Vec<u8>,
-        #[prost(message, optional, tag = "2")]
-        pub quorum_set: Option<QuorumSet>,
-        #[prost(bytes = "vec", tag = "3")]
-        pub attestation_evidence: Vec<u8>,
-        #[prost(string, tag = "4")]
-        pub responder_id: String,
-        #[prost(bytes = "vec", tag = "5")]
-        pub node_key: Vec<u8>,
-        #[prost(bytes = "vec", tag = "6")]
-        pub signature: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct MembershipProof {
-        #[prost(fixed64, tag = "1")]
-        pub index: u64,
-        #[prost(fixed64, tag = "2")]
-        pub highest_index: u64,
-        #[prost(message, repeated, tag = "3")]
-        pub elements: Vec<TreeElement>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TxIn {
-        #[prost(message, repeated, tag = "1")]
-        pub ring: Vec<TxOut>,
-        #[prost(message, repeated, tag = "2")]
-        pub proofs: Vec<MembershipProof>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TxPrefix {
-        #[prost(message, repeated, tag = "1")]
-        pub inputs: Vec<TxIn>,
-        #[prost(message, repeated, tag = "2")]
-        pub outputs: Vec<TxOut>,
-        #[prost(uint64, tag = "3")]
-        pub fee: u64,
-        #[prost(uint64, tag = "4")]
-        pub tombstone_block: u64,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct RingMlsag {
-        #[prost(bytes = "vec", tag = "1")]
-        pub c_zero: Vec<u8>,
-        #[prost(bytes = "vec", repeated, tag = "2")]
-        pub responses: Vec<Vec<u8>>,
-        #[prost(bytes = "vec", tag = "3")]
-        pub key_image: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct SignatureRct {
-        #[prost(message, repeated, tag = "1")]
-        pub ring_signatures: Vec<RingMlsag>,
-        #[prost(bytes = "vec", repeated, tag = "2")]
-        pub pseudo_output_commitments: Vec<Vec<u8>>,
-        #[prost(bytes = "vec", tag = "3")]
-        pub range_proof: Vec<u8>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Tx {
-        #[prost(message, optional, tag = "1")]
-        pub prefix: Option<TxPrefix>,
-        #[prost(message, optional, tag = "2")]
-        pub signature: Option<SignatureRct>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct ArchiveBlock {
-        #[prost(uint32, tag = "1")]
-        pub format_version: u32,
-        #[prost(message, optional, tag = "2")]
-        pub block: Option<Block>,
-        #[prost(message, optional, tag = "3")]
-        pub contents: Option<BlockContents>,
-        #[prost(message, optional, tag = "4")]
-        pub signature: Option<BlockSignature>,
-        #[prost(message, optional, tag = "5")]
-        pub metadata: Option<BlockMetadata>,
-    }
 }
 
 fn arr32(bytes: &[u8], field: &'static str) -> Result<[u8; 32], DecodeError> {
@@ -389,9 +191,9 @@ fn quorum_to_pb(q: &QuorumSetRecord) -> pb::QuorumSet {
             .iter()
             .map(|m| pb::QuorumMember {
                 member: Some(match m {
-                    QuorumMemberRecord::Node(id) => pb::Member::Node(id.clone()),
+                    QuorumMemberRecord::Node(id) => pb::quorum_member::Member::Node(id.clone()),
                     QuorumMemberRecord::InnerSet(inner) => {
-                        pb::Member::InnerSet(quorum_to_pb(inner))
+                        pb::quorum_member::Member::InnerSet(quorum_to_pb(inner))
                     }
                 }),
             })
@@ -411,10 +213,12 @@ fn quorum_from_pb(q: &pb::QuorumSet, depth: usize) -> Result<QuorumSetRecord, De
             .members
             .iter()
             .map(|m| match &m.member {
-                Some(pb::Member::Node(id)) => Ok(QuorumMemberRecord::Node(id.clone())),
-                Some(pb::Member::InnerSet(inner)) => Ok(QuorumMemberRecord::InnerSet(
-                    quorum_from_pb(inner, depth + 1)?,
-                )),
+                Some(pb::quorum_member::Member::Node(id)) => {
+                    Ok(QuorumMemberRecord::Node(id.clone()))
+                }
+                Some(pb::quorum_member::Member::InnerSet(inner)) => Ok(
+                    QuorumMemberRecord::InnerSet(quorum_from_pb(inner, depth + 1)?),
+                ),
                 None => Err(DecodeError::BadField("metadata.quorum_set.member")),
             })
             .collect::<Result<_, _>>()?,
@@ -570,6 +374,17 @@ fn tx_from_pb(tx: &pb::Tx) -> Result<Tx, DecodeError> {
 
 macro_rules! codec {
     ($ty:ty, $enc:ident, $dec:ident, $to:ident, $from:ident, $pb:ty, $name:literal) => {
+        impl From<&$ty> for $pb {
+            fn from(v: &$ty) -> Self {
+                $to(v)
+            }
+        }
+        impl TryFrom<&$pb> for $ty {
+            type Error = DecodeError;
+            fn try_from(p: &$pb) -> Result<Self, DecodeError> {
+                $from(p)
+            }
+        }
         #[doc = concat!("Encodes a ", $name, ".")]
         pub fn $enc(v: &$ty) -> Vec<u8> {
             $to(v).encode_to_vec()
@@ -629,21 +444,38 @@ codec!(
 
 codec!(Tx, encode_tx, decode_tx, tx_to_pb, tx_from_pb, pb::Tx, "Tx");
 
+impl From<&ArchiveBlock> for pb::ArchiveBlock {
+    fn from(a: &ArchiveBlock) -> Self {
+        pb::ArchiveBlock {
+            format_version: ARCHIVE_FORMAT_VERSION,
+            block: Some(block_to_pb(&a.block)),
+            contents: Some(contents_to_pb(&a.contents)),
+            signature: a.signature.as_ref().map(signature_to_pb),
+            metadata: a.metadata.as_ref().map(metadata_to_pb),
+        }
+    }
+}
+
+impl TryFrom<&pb::ArchiveBlock> for ArchiveBlock {
+    type Error = DecodeError;
+
+    /// Shape only: linkage and signatures are the reader's to check.
+    fn try_from(a: &pb::ArchiveBlock) -> Result<Self, DecodeError> {
+        archive_block_from_pb(a)
+    }
+}
+
 /// Encodes an archive record.
 pub fn encode_archive_block(a: &ArchiveBlock) -> Vec<u8> {
-    pb::ArchiveBlock {
-        format_version: ARCHIVE_FORMAT_VERSION,
-        block: Some(block_to_pb(&a.block)),
-        contents: Some(contents_to_pb(&a.contents)),
-        signature: a.signature.as_ref().map(signature_to_pb),
-        metadata: a.metadata.as_ref().map(metadata_to_pb),
-    }
-    .encode_to_vec()
+    pb::ArchiveBlock::from(a).encode_to_vec()
 }
 
 /// Decodes an archive record (shape only: linkage and signatures are the reader's to check).
 pub fn decode_archive_block(bytes: &[u8]) -> Result<ArchiveBlock, DecodeError> {
-    let a: pb::ArchiveBlock = decode_pb(bytes, "ArchiveBlock")?;
+    archive_block_from_pb(&decode_pb(bytes, "ArchiveBlock")?)
+}
+
+fn archive_block_from_pb(a: &pb::ArchiveBlock) -> Result<ArchiveBlock, DecodeError> {
     if a.format_version != ARCHIVE_FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion(a.format_version));
     }

@@ -1,9 +1,9 @@
 //! The origin block: block 0, holding the network's initial outputs and no key images.
 
-use mcnode_transaction::{PublicAddress, TxOut, TxOutTree};
+use mcnode_transaction::{BlockVersion, PublicAddress, TxOut, TxOutTree};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::{Block, BlockContents, BlockId, BLOCK_VERSION};
+use crate::{Block, BlockContents, BlockId};
 
 /// Why an origin block could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,8 +16,16 @@ pub enum OriginError {
     DuplicateOutput,
 }
 
-/// The origin block over `outputs` (any order), with its contents.
+/// The origin block (block version 1) over `outputs` (any order), with its contents.
 pub fn origin_block(outputs: Vec<TxOut>) -> Result<(Block, BlockContents), OriginError> {
+    origin_block_at(BlockVersion::ONE, outputs)
+}
+
+/// The origin block at block `version` over `outputs` (any order), with its contents.
+pub fn origin_block_at(
+    version: BlockVersion,
+    outputs: Vec<TxOut>,
+) -> Result<(Block, BlockContents), OriginError> {
     if outputs.is_empty() {
         return Err(OriginError::NoOutputs);
     }
@@ -31,7 +39,7 @@ pub fn origin_block(outputs: Vec<TxOut>) -> Result<(Block, BlockContents), Origi
     }
     let root = tree.root().ok_or(OriginError::NoOutputs)?;
     let block = Block::new(
-        BLOCK_VERSION,
+        version.get(),
         BlockId::default(),
         0,
         contents.outputs.len() as u64,
@@ -41,8 +49,21 @@ pub fn origin_block(outputs: Vec<TxOut>) -> Result<(Block, BlockContents), Origi
     Ok((block, contents))
 }
 
-/// An origin block paying `amount` to each of `recipients`, `outputs_each` times.
+/// An origin block (block version 1) paying `amount` to each of `recipients`,
+/// `outputs_each` times.
 pub fn origin_block_paying<R: RngCore + CryptoRng>(
+    recipients: &[PublicAddress],
+    amount: u64,
+    outputs_each: usize,
+    rng: &mut R,
+) -> Result<(Block, BlockContents), OriginError> {
+    origin_block_paying_at(BlockVersion::ONE, recipients, amount, outputs_each, rng)
+}
+
+/// An origin block at block `version` paying `amount` to each of `recipients`,
+/// `outputs_each` times.
+pub fn origin_block_paying_at<R: RngCore + CryptoRng>(
+    version: BlockVersion,
     recipients: &[PublicAddress],
     amount: u64,
     outputs_each: usize,
@@ -53,5 +74,5 @@ pub fn origin_block_paying<R: RngCore + CryptoRng>(
         .flat_map(|to| std::iter::repeat_n(to, outputs_each))
         .map(|to| TxOut::create(amount, to, rng).tx_out)
         .collect();
-    origin_block(outputs)
+    origin_block_at(version, outputs)
 }

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mcnode_blockchain::origin_block_paying;
+use mcnode_blockchain::origin_block_paying_at;
 use mcnode_ledger::{lmdb, migrations, Ledger, LedgerError, LmdbLedger, CURRENT_SCHEMA_VERSION};
-use mcnode_transaction::AccountKey;
+use mcnode_transaction::{AccountKey, BlockVersion};
 use rand::{CryptoRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::json;
@@ -36,6 +36,10 @@ pub struct OriginBlockArgs {
     /// `mc-ledger-migration`).
     #[arg(long, env = "MC_ORIGIN_SCHEMA", default_value_t = CURRENT_SCHEMA_VERSION, hide = true)]
     schema: u32,
+    /// Block version of the origin block: the version the network starts at (its nodes'
+    /// `--block-version` must be this or higher).
+    #[arg(long, env = "MC_ORIGIN_BLOCK_VERSION", default_value = "1")]
+    block_version: BlockVersion,
 }
 
 /// `mcnode ledger` subcommands.
@@ -96,6 +100,8 @@ pub struct OriginSpec {
     pub outputs_each: usize,
     /// Schema version of the ledger written.
     pub schema: u32,
+    /// Block version of the origin block.
+    pub block_version: BlockVersion,
 }
 
 /// What [`make_origin`] wrote.
@@ -155,8 +161,14 @@ pub fn make_origin<R: RngCore + CryptoRng>(
     }
     pb.finish_and_clear();
     let recipients: Vec<_> = accounts.iter().map(AccountKey::default_address).collect();
-    let (block, contents) = origin_block_paying(&recipients, spec.amount, spec.outputs_each, rng)
-        .context("cannot make the origin block")?;
+    let (block, contents) = origin_block_paying_at(
+        spec.block_version,
+        &recipients,
+        spec.amount,
+        spec.outputs_each,
+        rng,
+    )
+    .context("cannot make the origin block")?;
     if spec.schema == CURRENT_SCHEMA_VERSION {
         let ledger = LmdbLedger::create(ledger_dir)?;
         ledger.append_block(&block, &contents, None, None)?;
@@ -185,6 +197,7 @@ pub fn origin_block(args: OriginBlockArgs) -> anyhow::Result<()> {
         amount: args.amount,
         outputs_each: args.outputs_each,
         schema: args.schema,
+        block_version: args.block_version,
     };
     let ledger_dir = args.out.join("ledger");
     let keys_dir = args.out.join("keys");
@@ -195,6 +208,7 @@ pub fn origin_block(args: OriginBlockArgs) -> anyhow::Result<()> {
             "ledger": ledger_dir.display().to_string(),
             "keys": keys_dir.display().to_string(),
             "schema_version": args.schema,
+            "block_version": args.block_version.get(),
             "origin_block_id": origin.block_id,
             "outputs": origin.outputs,
             "amount_per_output": args.amount,
@@ -229,6 +243,7 @@ pub fn run(cmd: LedgerCommand) -> anyhow::Result<()> {
                     "schema_version": info.schema_version,
                     "height": info.num_blocks,
                     "last_block_index": last.map(|b| b.index),
+                    "last_block_version": last.map(|b| b.version),
                     "last_block_id": last.map(|b| b.id.to_string()),
                     "num_txos": info.num_txos,
                     "num_key_images": info.num_key_images,

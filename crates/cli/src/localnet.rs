@@ -18,6 +18,7 @@
 //!
 //! ```text
 //! localnet.json            the manifest
+//! chain.json               the chain settings every node runs with (block version, ...)
 //! tls/ca.pem               the CA every node's certificate is signed by
 //! origin/ledger/           the origin ledger (--origin-block-path)
 //! wallets/account_keys_<i>.json, .pub
@@ -28,6 +29,7 @@
 //! node<i>/sealed-block-signing-key, host-secret   (made by consensus-service)
 //! ```
 
+pub mod chain;
 mod docker;
 mod run;
 
@@ -88,6 +90,12 @@ pub struct LocalnetArgs {
     /// Seconds to wait for every node to answer on its client port.
     #[arg(long, env = "MC_LOCALNET_READY_TIMEOUT", default_value_t = 60)]
     ready_timeout: u64,
+    /// The block version every node writes (first start: default 1, and the origin
+    /// block's version). On a later start, a higher version upgrades the localnet (its
+    /// flag day: `chain.json` is rewritten and every node restarts at it); a lower one is
+    /// refused.
+    #[arg(long, env = "MC_LOCALNET_BLOCK_VERSION")]
+    block_version: Option<mcnode_transaction::BlockVersion>,
     /// Write (or check) the files and print the summary, without starting anything.
     #[arg(long)]
     generate_only: bool,
@@ -293,6 +301,7 @@ pub fn generate(
     threshold: u32,
     base_port: u16,
     accounts: usize,
+    block_version: mcnode_transaction::BlockVersion,
 ) -> anyhow::Result<Manifest> {
     if !(1..=64).contains(&nodes) {
         anyhow::bail!("--nodes must be in 1..=64, got {nodes}");
@@ -378,12 +387,20 @@ pub fn generate(
             amount: ORIGIN_AMOUNT,
             outputs_each: OUTPUTS_EACH,
             schema: mcnode_ledger::CURRENT_SCHEMA_VERSION,
+            block_version,
         },
         &dir.join("origin").join("ledger"),
         &dir.join("wallets"),
         &mut ChaCha20Rng::from_entropy(),
     )?;
 
+    chain::save(
+        &dir,
+        &chain::ChainFile {
+            block_version,
+            ..chain::ChainFile::default()
+        },
+    )?;
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         nodes: manifest_nodes,
@@ -538,6 +555,7 @@ pub fn run(args: LocalnetArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot resolve {}", args.dir.display()))?;
         let manifest = Manifest::load(&dir)?;
         check_reuse(&dir, &manifest, &args)?;
+        chain::upgrade(&dir, args.block_version)?;
         (dir, manifest)
     } else {
         let nodes = args.nodes.unwrap_or(4);
@@ -551,6 +569,7 @@ pub fn run(args: LocalnetArgs) -> anyhow::Result<()> {
             threshold,
             args.base_port.unwrap_or(3200),
             args.accounts,
+            args.block_version.unwrap_or_default(),
         )?;
         let dir = args.dir.canonicalize()?;
         eprintln!(

@@ -77,6 +77,13 @@ pub struct ServiceArgs {
     /// The host-bound secret the sealing key derives from (created if missing).
     #[arg(long, env = "MC_HOST_SECRET_PATH", default_value = DEFAULT_HOST_SECRET_PATH)]
     pub host_secret_path: PathBuf,
+    /// The block version this node writes (1..=3; all nodes must agree). Never lower
+    /// than the ledger's last block: versions only rise, at a network upgrade (a flag day,
+    /// see docs/running-the-node.md). 1: one token; 2: tokens, fee map, fee outputs,
+    /// memos; 3: minting.
+    #[arg(long, env = "MC_BLOCK_VERSION", default_value = "1")]
+    #[serde(serialize_with = "version_number")]
+    pub block_version: mcnode_transaction::BlockVersion,
     /// Minimum transaction fee the enclave enforces (all nodes must agree).
     #[arg(long, env = "MC_MINIMUM_FEE", default_value_t = DEFAULT_MINIMUM_FEE)]
     pub minimum_fee: u64,
@@ -104,6 +111,13 @@ pub struct ServiceArgs {
     /// Attestation service mode: DEV or PROD.
     #[arg(long, env = "IAS_MODE", default_value = "DEV")]
     pub ias_mode: String,
+}
+
+fn version_number<S: serde::Serializer>(
+    v: &mcnode_transaction::BlockVersion,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_u32(v.get())
 }
 
 /// Secrets in the admin API's copy of the configuration.

@@ -240,10 +240,20 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
     tls::install_crypto_provider();
     let c = check_args(&args).map_err(|e| e.context(InvalidConfiguration))?;
     let chain = ChainSettings {
-        block_version: mcnode_blockchain::BLOCK_VERSION,
+        block_version: args.block_version.get(),
         minimum_fee: args.minimum_fee,
     };
     let ledger = prepare_ledger(&args.ledger_path, args.origin_block_path.as_deref())?;
+    let last_version = ledger.last_block()?.version;
+    if last_version > chain.block_version {
+        return Err(anyhow::anyhow!(
+            "the ledger's last block has block version {last_version}, higher than \
+             --block-version {}: a node never writes a lower version than its parent's; \
+             start with --block-version {last_version} (or higher, at a network upgrade)",
+            chain.block_version
+        )
+        .context(InvalidConfiguration));
+    }
     let host_secret = HostSecret::load_or_create(&args.host_secret_path)
         .with_context(|| format!("--host-secret-path {}", args.host_secret_path.display()))?;
     let sealed = match fs::read(&args.sealed_block_signing_key) {

@@ -63,7 +63,8 @@ impl fmt::Display for Measurement {
 /// The chain rules an enclave enforces; nodes that differ cannot pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainSettings {
-    /// Block format version the enclave writes.
+    /// Block version the enclave writes (`--block-version`; see
+    /// `mcnode_transaction::version`).
     pub block_version: u32,
     /// Minimum transaction fee.
     pub minimum_fee: u64,
@@ -256,6 +257,18 @@ pub enum FormBlockError {
     /// Appending to the tree failed.
     #[error("tree append: {0}")]
     Frontier(FrontierError),
+    /// The parent block has a higher version than this enclave writes: a node never writes
+    /// a block of a lower version than its parent's.
+    #[error(
+        "the parent block has version {parent}, higher than the configured block version \
+         {configured}: start the node with --block-version {parent} or higher"
+    )]
+    VersionBelowParent {
+        /// The parent's version.
+        parent: u32,
+        /// The version this enclave writes.
+        configured: u32,
+    },
     /// Every transaction was dropped: there is no block to form.
     #[error("no valid transactions to form a block from")]
     NoValidTransactions,

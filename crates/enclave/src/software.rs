@@ -679,6 +679,13 @@ impl ConsensusEnclave for SoftwareEnclave {
         if ledger.root_element != Some(parent.root_element) {
             return Err(FormBlockError::RootMismatch.into());
         }
+        if parent.version > self.config.chain.block_version {
+            return Err(FormBlockError::VersionBelowParent {
+                parent: parent.version,
+                configured: self.config.chain.block_version,
+            }
+            .into());
+        }
         let last = parent
             .cumulative_txo_count
             .checked_sub(1)
@@ -752,17 +759,7 @@ impl ConsensusEnclave for SoftwareEnclave {
             frontier.push(o).map_err(FormBlockError::Frontier)?;
         }
         let root = frontier.root().map_err(FormBlockError::Frontier)?;
-        let mut block = Block::new_child(&parent, &contents, root);
-        if block.version != self.config.chain.block_version {
-            block = Block::new(
-                self.config.chain.block_version,
-                parent.id,
-                block.index,
-                block.cumulative_txo_count,
-                root,
-                block.contents_hash,
-            );
-        }
+        let block = Block::new_child_at(self.config.chain.block_version, &parent, &contents, root);
         let signature = BlockSignature::sign(&block, &self.block_signer, signed_at);
         Ok(FormedBlock {
             block,

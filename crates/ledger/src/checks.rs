@@ -1,7 +1,7 @@
 //! The rules `append_block` enforces, shared by every implementation.
 
 use mcnode_blockchain::{
-    Block, BlockContents, BlockId, BlockMetadata, BlockSignature, BLOCK_VERSION,
+    Block, BlockContents, BlockId, BlockMetadata, BlockSignature, MAX_BLOCK_VERSION,
 };
 use mcnode_crypto::{CompressedPoint, KeyImage};
 
@@ -19,7 +19,8 @@ pub(crate) trait AppendState {
 }
 
 /// Every rule except the root element (which needs the appended tree), in this order:
-/// outputs present, contents sorted, contents hash, version, index, parent, cumulative
+/// outputs present, contents sorted, contents hash, version (known, not below the
+/// parent's), index, parent, cumulative
 /// count, block id, signature, metadata, key images unspent, outputs new.
 pub(crate) fn check_block<S: AppendState>(
     state: &S,
@@ -37,14 +38,23 @@ pub(crate) fn check_block<S: AppendState>(
     if contents.hash() != block.contents_hash {
         return Err(AppendError::ContentsHashMismatch.into());
     }
-    if block.version != BLOCK_VERSION {
+    if block.version == 0 || block.version > MAX_BLOCK_VERSION {
         return Err(AppendError::UnsupportedVersion {
             got: block.version,
-            supported: BLOCK_VERSION,
+            supported: MAX_BLOCK_VERSION,
         }
         .into());
     }
     let last = state.last_block()?;
+    if let Some(parent) = &last {
+        if block.version < parent.version {
+            return Err(AppendError::VersionBelowParent {
+                parent: parent.version,
+                got: block.version,
+            }
+            .into());
+        }
+    }
     let (expected_index, expected_parent, previous_count) = match &last {
         None => (0, BlockId::default(), 0),
         Some(b) => (b.index + 1, b.id, b.cumulative_txo_count),

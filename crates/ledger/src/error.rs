@@ -16,13 +16,24 @@ pub enum AppendError {
     /// The block's contents hash is not the hash of the contents given with it.
     #[error("block contents hash does not match the contents")]
     ContentsHashMismatch,
-    /// The block's format version is not one this build writes.
-    #[error("block version {got} is not supported (this build writes {supported})")]
+    /// The block's version is not one this build knows.
+    #[error(
+        "block version {got} is not supported (this build knows 1..={supported}): a newer \
+         mcnode wrote it"
+    )]
     UnsupportedVersion {
         /// The block's version.
         got: u32,
-        /// The version this build writes.
+        /// The highest version this build knows.
         supported: u32,
+    },
+    /// The block's version is lower than its parent's: versions never go back.
+    #[error("block version {got} is lower than its parent's version {parent}")]
+    VersionBelowParent {
+        /// The parent's version.
+        parent: u32,
+        /// The block's version.
+        got: u32,
     },
     /// The block's index is not the ledger's next index.
     #[error("block index {got}, expected {expected}")]

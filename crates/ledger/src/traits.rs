@@ -1,8 +1,6 @@
 //! The [`Ledger`] trait.
 
-use mcnode_blockchain::{
-    Block, BlockContents, BlockId, BlockMetadata, BlockSignature, BLOCK_VERSION,
-};
+use mcnode_blockchain::{Block, BlockContents, BlockId, BlockMetadata, BlockSignature};
 use mcnode_crypto::{CompressedPoint, KeyImage};
 use std::collections::BTreeSet;
 
@@ -101,13 +99,23 @@ pub trait Ledger: LedgerView + Send + Sync {
         )
     }
 
-    /// The block that would carry `contents` next: the origin block when the ledger is
-    /// empty, otherwise a child of the last block, with the right root element and id.
+    /// The block that would carry `contents` next: the origin block (version 1) when the
+    /// ledger is empty, otherwise a child of the last block at its version, with the right
+    /// root element and id.
     fn next_block(&self, contents: &BlockContents) -> Result<Block, LedgerError> {
+        let version = match self.num_blocks()? {
+            0 => 1,
+            _ => self.last_block()?.version,
+        };
+        self.next_block_at(version, contents)
+    }
+
+    /// [`Self::next_block`] at block `version`.
+    fn next_block_at(&self, version: u32, contents: &BlockContents) -> Result<Block, LedgerError> {
         let root = self.root_after(&contents.outputs)?;
         if self.num_blocks()? == 0 {
             return Ok(Block::new(
-                BLOCK_VERSION,
+                version,
                 BlockId::default(),
                 0,
                 contents.outputs.len() as u64,
@@ -115,7 +123,12 @@ pub trait Ledger: LedgerView + Send + Sync {
                 contents.hash(),
             ));
         }
-        Ok(Block::new_child(&self.last_block()?, contents, root))
+        Ok(Block::new_child_at(
+            version,
+            &self.last_block()?,
+            contents,
+            root,
+        ))
     }
 }
 

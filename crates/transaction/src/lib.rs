@@ -9,6 +9,7 @@
 //! * [`validate()`]: the pure validity check, with one [`ValidationError`] variant and
 //!   stable code per rule, against a [`LedgerView`]; [`validate_batch`] runs it on all cores.
 //! * [`builder`]: [`TxBuilder`], the wallet side.
+//! * [`version`]: block versions and the features each introduces.
 //! * [`constants`]: ring size, input/output limits, tombstone window, default minimum fee.
 //!
 //! No IO, no async, no storage: ledgers plug in through [`LedgerView`] and
@@ -24,6 +25,7 @@ pub mod test_utils;
 pub mod tx;
 pub mod tx_out;
 pub mod validate;
+pub mod version;
 
 pub use account::{AccountKey, AccountKeyFile, AddressError, PublicAddress};
 pub use batch::validate_batch;
@@ -34,3 +36,4 @@ pub use tx_out::{MaskedAmount, OwnedOutput, Scanner, TxOut};
 pub use validate::{
     revalidate_verified, validate, LedgerView, LedgerViewError, RootProof, ValidationError,
 };
+pub use version::{BlockVersion, Feature, UnknownBlockVersion};

@@ -43,7 +43,7 @@ fn archive_block() -> ArchiveBlock {
 }
 
 #[test]
-fn types_proto_is_wire_identical_to_the_ledger_encoding() {
+fn ledger_messages_on_the_wire_are_the_ledger_encoding() {
     let a = archive_block();
     let wire = convert::archive_block_to_pb(&a);
     // Same bytes both ways.

@@ -262,3 +262,72 @@ fn transactions_round_trip_and_truncations_fail_cleanly() {
         }
     }
 }
+
+fn fixed_tx() -> mcnode_transaction::Tx {
+    use mcnode_crypto::{RingMlsag, ScalarBytes};
+    use mcnode_transaction::{
+        membership::{Range, TreeElement},
+        SignatureRct, Tx, TxIn, TxOutMembershipProof, TxPrefix,
+    };
+    let proof = TxOutMembershipProof {
+        index: 1,
+        highest_index: 2,
+        elements: vec![
+            TreeElement {
+                range: Range { from: 0, to: 0 },
+                hash: [3u8; 32],
+            },
+            TreeElement {
+                range: Range { from: 2, to: 3 },
+                hash: [4u8; 32],
+            },
+        ],
+    };
+    Tx {
+        prefix: TxPrefix {
+            inputs: vec![TxIn {
+                ring: vec![fixed_out(1), fixed_out(2)],
+                proofs: vec![proof.clone(), proof],
+            }],
+            outputs: vec![fixed_out(3)],
+            fee: 400_000_000,
+            tombstone_block: 77,
+        },
+        signature: SignatureRct {
+            ring_signatures: vec![RingMlsag {
+                c_zero: ScalarBytes([5u8; 32]),
+                responses: vec![ScalarBytes([6u8; 32]); 4],
+                key_image: KeyImage(CompressedPoint([7u8; 32])),
+            }],
+            pseudo_output_commitments: vec![key(99)],
+            range_proof: vec![1, 2, 3],
+        },
+    }
+}
+
+/// The bytes of every ledger message are frozen (format version 1): the digest of each
+/// encoding of a fixed value.
+#[test]
+fn golden_encodings_of_every_message() {
+    let (origin, oc, _block, contents, sig, meta) = fixed_chain();
+    let digest = |bytes: Vec<u8>| hex::encode(hash32("golden", &[&bytes]));
+    let got = [
+        digest(encoding::encode_tx_out(&fixed_out(9))),
+        digest(encoding::encode_block(&origin)),
+        digest(encoding::encode_contents(&oc)),
+        digest(encoding::encode_contents(&contents)),
+        digest(encoding::encode_signature(&sig)),
+        digest(encoding::encode_metadata(&meta)),
+        digest(encoding::encode_tx(&fixed_tx())),
+    ];
+    let want: [&str; 7] = [
+        "6de99e9c32f5bab88e9c9e51af4c4d53df89f7fdaad59be9866f7583d7267688",
+        "426be133f6dc34ab7f9a442fc61070b44cb2c7bc846933dc4456d0356692adbb",
+        "b28abc8a1d8c7833668a47de8a8bd908b3a14e3d9359142c817d624c9d23b8c1",
+        "db4449754ba6419197253c0710d1bffc73493aae1dd7c3f0fd4f963a3b0b2d73",
+        "3db58ffeac6856804e3e36648777f55ff2b5361a9f1364e59c71fce5bae10b41",
+        "8641e13c4120c372f697e3f2f6ef382a232bf5882386820eb835f722c09fa673",
+        "2280d87835f533d68114b51e9a10b5b62f89010158cb2f7e433d3bb8bc62735f",
+    ];
+    assert_eq!(got, want);
+}

@@ -283,6 +283,7 @@ fn generate(dir: &Path, threshold: u32, accounts: usize) -> anyhow::Result<()> {
             amount: ORIGIN_AMOUNT,
             outputs_each: OUTPUTS_EACH,
             schema: mcnode_ledger::CURRENT_SCHEMA_VERSION,
+            block_version: mcnode_transaction::BlockVersion::ONE,
         },
         &dir.join("origin").join("ledger"),
         &dir.join("wallets"),

@@ -205,7 +205,7 @@ fn consensus_args(dir: &Path, node: &ManifestNode) -> anyhow::Result<Vec<String>
         super::query_value(&path_arg(&node.file("tls.crt"))),
         super::query_value(&path_arg(&node.file("tls.key")))
     );
-    Ok(vec![
+    let mut args: Vec<String> = vec![
         "--peer-responder-id".into(),
         node.peer_responder_id.clone(),
         "--client-responder-id".into(),
@@ -226,7 +226,10 @@ fn consensus_args(dir: &Path, node: &ManifestNode) -> anyhow::Result<Vec<String>
         path_arg(&node.file("sealed-block-signing-key")),
         "--host-secret-path".into(),
         path_arg(&node.file("host-secret")),
-    ])
+    ];
+    // The chain settings every node shares (block version, tokens, fee recipient).
+    args.extend(super::chain::consensus_args(dir)?);
+    Ok(args)
 }
 
 fn distribution_args(node: &ManifestNode) -> Vec<String> {

@@ -93,15 +93,22 @@ impl Localnet {
     /// between (by another test's outgoing connection); then it starts over in a new
     /// directory, up to three times.
     pub fn start(nodes: usize) -> Self {
-        Self::start_with(nodes, &["--no-restart"])
+        Self::start_with(nodes, &[])
     }
 
     /// [`Self::start`] with the supervisor restarting children that die.
     pub fn start_supervised(nodes: usize) -> Self {
-        Self::start_with(nodes, &[])
+        Self::launch(nodes, &[])
     }
 
-    fn start_with(nodes: usize, extra: &[&str]) -> Self {
+    /// [`Self::start`] with more `mcnode localnet` flags (first start).
+    pub fn start_with(nodes: usize, extra: &[&str]) -> Self {
+        let mut flags = vec!["--no-restart"];
+        flags.extend_from_slice(extra);
+        Self::launch(nodes, &flags)
+    }
+
+    fn launch(nodes: usize, extra: &[&str]) -> Self {
         let mut attempt = 1;
         loop {
             match Self::try_start_in(tempfile::tempdir().unwrap(), nodes, extra) {

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod archive;
+mod chain;
 mod durability;
 mod localnet;
 mod node;

@@ -112,6 +112,16 @@ impl NodeProcess {
         panic!("no consensus-service process for node {node}");
     }
 
+    /// Its command line.
+    pub(crate) fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// Its environment.
+    pub(crate) fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     pub(crate) fn signal(&self, signal: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_raw(self.pid).unwrap();
         rustix::process::kill_process(pid, signal).unwrap();

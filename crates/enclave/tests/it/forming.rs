@@ -235,3 +235,33 @@ fn tx_is_well_formed_uses_fresh_proofs() {
         ))
     ));
 }
+
+#[test]
+fn blocks_carry_the_configured_version_and_never_go_below_the_parent() {
+    let s = setup();
+    let all: Vec<_> = s.contexts.iter().map(|c| c.encrypted_tx.clone()).collect();
+    let formed = s.enclave.form_block(inputs(&s, all.clone())).unwrap();
+    assert_eq!(formed.block.version, CHAIN.block_version);
+    // A parent of a higher version than the enclave writes: refused, naming the flag.
+    let mut i = inputs(&s, all);
+    i.parent = Block::new(
+        2,
+        i.parent.parent_id,
+        i.parent.index,
+        i.parent.cumulative_txo_count,
+        i.parent.root_element,
+        i.parent.contents_hash,
+    );
+    let err = s.enclave.form_block(i).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EnclaveError::FormBlock(FormBlockError::VersionBelowParent {
+                parent: 2,
+                configured: 1
+            })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--block-version 2"), "{err}");
+}

@@ -122,10 +122,14 @@ fn measurement_is_the_hash_of_the_enclave_code() {
     // Changing one byte of enclave code changes it.
     let tmp = tempfile::tempdir().unwrap();
     for name in mcnode_enclave::measure::MEASURED_CRATES {
-        copy_dir(
-            &crates.join(name).join("src"),
-            &tmp.path().join(name).join("src"),
-        );
+        for (dir, _) in mcnode_enclave::measure::MEASURED_FILES {
+            if crates.join(name).join(dir).is_dir() {
+                copy_dir(
+                    &crates.join(name).join(dir),
+                    &tmp.path().join(name).join(dir),
+                );
+            }
+        }
     }
     assert_eq!(
         mcnode_enclave::measure::measure_sources(tmp.path()).unwrap(),
@@ -135,6 +139,22 @@ fn measurement_is_the_hash_of_the_enclave_code() {
     let mut body = std::fs::read(&f).unwrap();
     body.push(b'\n');
     std::fs::write(&f, body).unwrap();
+    assert_ne!(
+        mcnode_enclave::measure::measure_sources(tmp.path()).unwrap(),
+        BUILD_MEASUREMENT.0
+    );
+    // So does a change of the ledger schema the enclave decodes.
+    std::fs::write(
+        &f,
+        std::fs::read(crates.join("enclave/src/software.rs")).unwrap(),
+    )
+    .unwrap();
+    let proto = tmp
+        .path()
+        .join("blockchain/proto/mcnode/ledger/v1/ledger.proto");
+    let mut body = std::fs::read(&proto).unwrap();
+    body.push(b'\n');
+    std::fs::write(&proto, body).unwrap();
     assert_ne!(
         mcnode_enclave::measure::measure_sources(tmp.path()).unwrap(),
         BUILD_MEASUREMENT.0

@@ -2,7 +2,7 @@
 
 use super::{read_err, tables, LmdbLedger, Reader};
 use crate::{tree::MemNodes, LedgerError, VerifyError};
-use mcnode_blockchain::{BlockId, BLOCK_VERSION};
+use mcnode_blockchain::{BlockId, MAX_BLOCK_VERSION};
 
 /// What a successful verification covered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +66,7 @@ impl LmdbLedger {
             merkle_nodes: 0,
         };
         let mut parent = BlockId::default();
+        let mut parent_version = 0u32;
         let mut count = 0u64;
         for i in 0..n {
             let block = r.block(i).map_err(at(i))?;
@@ -84,9 +85,19 @@ impl LmdbLedger {
                     ),
                 ));
             }
-            if block.version != BLOCK_VERSION {
+            if block.version == 0 || block.version > MAX_BLOCK_VERSION {
                 return Err(bad(i, format!("unknown version {}", block.version)));
             }
+            if block.version < parent_version {
+                return Err(bad(
+                    i,
+                    format!(
+                        "version {} is lower than its parent's {parent_version}",
+                        block.version
+                    ),
+                ));
+            }
+            parent_version = block.version;
             if !block.is_id_valid() {
                 return Err(bad(i, "block id is not the hash of its fields"));
             }

@@ -2,12 +2,15 @@
 //! untouched after every refusal.
 
 use mcnode_blockchain::{
-    Block, BlockContents, BlockId, BlockMetadata, BlockSignature, BLOCK_VERSION,
+    Block, BlockContents, BlockId, BlockMetadata, BlockSignature, MAX_BLOCK_VERSION,
 };
 use mcnode_ledger::{
     test_utils::{random_key_image, Signers},
     AppendError, Ledger, LedgerError, MockLedger,
 };
+
+/// The block version of the ledgers these tests grow.
+const V1: u32 = 1;
 
 use crate::common::{grow, new_ledger, real_outputs, rng};
 
@@ -54,14 +57,7 @@ fn cases<L: Ledger>(
 
     let mut unsorted = good_contents.clone();
     unsorted.outputs.reverse();
-    let b = Block::new(
-        BLOCK_VERSION,
-        last.id,
-        last.index + 1,
-        count,
-        root,
-        unsorted.hash(),
-    );
+    let b = Block::new(V1, last.id, last.index + 1, count, root, unsorted.hash());
     cases.push(("unsorted", b, unsorted, None, None, |e| {
         matches!(e, AppendError::UnsortedContents)
     }));
@@ -74,7 +70,7 @@ fn cases<L: Ledger>(
     }));
 
     let b = Block::new(
-        BLOCK_VERSION + 1,
+        MAX_BLOCK_VERSION + 1,
         last.id,
         last.index + 1,
         count,
@@ -85,7 +81,7 @@ fn cases<L: Ledger>(
         matches!(e, AppendError::UnsupportedVersion { .. })
     }));
 
-    let b = Block::new(BLOCK_VERSION, last.id, last.index + 2, count, root, hash);
+    let b = Block::new(V1, last.id, last.index + 2, count, root, hash);
     cases.push(("index", b, good_contents.clone(), None, None, |e| {
         matches!(
             e,
@@ -96,26 +92,12 @@ fn cases<L: Ledger>(
         )
     }));
 
-    let b = Block::new(
-        BLOCK_VERSION,
-        BlockId([7; 32]),
-        last.index + 1,
-        count,
-        root,
-        hash,
-    );
+    let b = Block::new(V1, BlockId([7; 32]), last.index + 1, count, root, hash);
     cases.push(("parent", b, good_contents.clone(), None, None, |e| {
         matches!(e, AppendError::WrongParent { .. })
     }));
 
-    let b = Block::new(
-        BLOCK_VERSION,
-        last.id,
-        last.index + 1,
-        count + 1,
-        root,
-        hash,
-    );
+    let b = Block::new(V1, last.id, last.index + 1, count + 1, root, hash);
     cases.push(("count", b, good_contents.clone(), None, None, |e| {
         matches!(e, AppendError::WrongCumulativeCount { .. })
     }));
@@ -140,14 +122,7 @@ fn cases<L: Ledger>(
         matches!(e, AppendError::DuplicateOutput { index: 1, .. })
     }));
 
-    let b = Block::new(
-        BLOCK_VERSION,
-        last.id,
-        last.index + 1,
-        count,
-        last.root_element,
-        hash,
-    );
+    let b = Block::new(V1, last.id, last.index + 1, count, last.root_element, hash);
     cases.push(("root element", b, good_contents.clone(), None, None, |e| {
         matches!(e, AppendError::WrongRootElement)
     }));
@@ -236,7 +211,7 @@ fn origin_rules() {
     let contents = BlockContents::new(vec![], real_outputs(&mut rng, 2));
     let origin = ledger.next_block(&contents).unwrap();
     let orphan = Block::new(
-        BLOCK_VERSION,
+        V1,
         BlockId([1; 32]),
         0,
         2,
@@ -270,6 +245,53 @@ fn origin_rules() {
             .unwrap(),
         Some(1)
     );
+}
+
+/// Block versions go up (at a network upgrade) and never back; an unknown version is
+/// refused. Checked on LMDB and the mock, and by `verify`.
+fn versions_rise_never_fall<L: Ledger>(ledger: &L) {
+    let mut rng = rng(12);
+    let signers = Signers::from_seed(4);
+    grow(ledger, &mut rng, &[2, 1]);
+    let append = |version: u32, rng: &mut rand_chacha::ChaCha20Rng| {
+        let contents = BlockContents::new(vec![random_key_image(rng)], real_outputs(rng, 1));
+        let block = ledger.next_block_at(version, &contents).unwrap();
+        let (sig, meta) = signers.sign(&block, 9);
+        ledger.append_block(&block, &contents, Some(&sig), Some(&meta))
+    };
+    for v in [0, MAX_BLOCK_VERSION + 1] {
+        assert!(matches!(
+            append(v, &mut rng),
+            Err(LedgerError::Refused(AppendError::UnsupportedVersion { got, supported }))
+                if got == v && supported == MAX_BLOCK_VERSION
+        ));
+    }
+    append(2, &mut rng).unwrap();
+    assert_eq!(ledger.last_block().unwrap().version, 2);
+    let err = append(1, &mut rng).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::Refused(AppendError::VersionBelowParent { parent: 2, got: 1 })
+        ),
+        "{err}"
+    );
+    // The same version again, and up: fine; a block without a version bump keeps it.
+    append(2, &mut rng).unwrap();
+    append(MAX_BLOCK_VERSION, &mut rng).unwrap();
+    let contents = BlockContents::new(vec![], real_outputs(&mut rng, 1));
+    assert_eq!(
+        ledger.next_block(&contents).unwrap().version,
+        MAX_BLOCK_VERSION
+    );
+}
+
+#[test]
+fn block_versions_rise_and_never_fall() {
+    let (_dir, lmdb) = new_ledger();
+    versions_rise_never_fall(&lmdb);
+    lmdb.verify(&mut |_, _| {}).unwrap();
+    versions_rise_never_fall(&MockLedger::new());
 }
 
 #[test]
