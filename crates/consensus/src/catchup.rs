@@ -380,7 +380,7 @@ async fn keep_vouched(
             Ok(blocks)
         }
         Err(e) => {
-            shared.metrics.consensus_error("catchup_not_vouched");
+            shared.metrics.error(crate::metrics::ErrorKind::CatchupNotVouched);
             tracing::warn!(%source, error = %e, "catch-up refused blocks its quorum set does not vouch for");
             Err(e)
         }
@@ -546,7 +546,7 @@ mod tests {
     use mcnode_archive::{layout, DirStore};
     use mcnode_blockchain::{
         BlockContents, BlockContentsHash, BlockId, BlockMetadata, BlockMetadataContents,
-        QuorumSetRecord, BLOCK_VERSION,
+        QuorumSetRecord, BlockVersion,
     };
     use mcnode_crypto::Ed25519Signer;
     use mcnode_transaction::membership::{Range, RootElement};
@@ -582,7 +582,7 @@ mod tests {
                 };
                 let contents = BlockContents::new(Vec::new(), Vec::new());
                 let block = Block::new(
-                    BLOCK_VERSION,
+                    BlockVersion::ONE.get(),
                     parent,
                     index,
                     0,

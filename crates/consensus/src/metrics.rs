@@ -149,15 +149,18 @@ pub enum ErrorKind {
     TxFetchGaveUp,
     /// A relayed transaction batch to a peer was dropped (queue full or refused).
     RelayDropped,
+    /// A fetched chain was refused at catch-up: no quorum slice vouched for it.
+    CatchupNotVouched,
 }
 
 impl ErrorKind {
     /// Every kind.
-    pub const ALL: [ErrorKind; 4] = [
+    pub const ALL: [ErrorKind; 5] = [
         Self::RelayQueueFull,
         Self::NoValidTransactions,
         Self::TxFetchGaveUp,
         Self::RelayDropped,
+        Self::CatchupNotVouched,
     ];
 
     /// The label value.
@@ -167,6 +170,7 @@ impl ErrorKind {
             Self::NoValidTransactions => "no_valid_transactions",
             Self::TxFetchGaveUp => "tx_fetch_gave_up",
             Self::RelayDropped => "relay_dropped",
+            Self::CatchupNotVouched => "catchup_not_vouched",
         }
     }
 }
