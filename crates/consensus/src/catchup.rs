@@ -380,7 +380,9 @@ async fn keep_vouched(
             Ok(blocks)
         }
         Err(e) => {
-            shared.metrics.error(crate::metrics::ErrorKind::CatchupNotVouched);
+            shared
+                .metrics
+                .error(crate::metrics::ErrorKind::CatchupNotVouched);
             tracing::warn!(%source, error = %e, "catch-up refused blocks its quorum set does not vouch for");
             Err(e)
         }
@@ -546,7 +548,7 @@ mod tests {
     use mcnode_archive::{layout, DirStore};
     use mcnode_blockchain::{
         BlockContents, BlockContentsHash, BlockId, BlockMetadata, BlockMetadataContents,
-        QuorumSetRecord, BlockVersion,
+        BlockVersion, QuorumSetRecord,
     };
     use mcnode_crypto::Ed25519Signer;
     use mcnode_transaction::membership::{Range, RootElement};

@@ -10,7 +10,7 @@ use mcnode_api::{
 use mcnode_blockchain::ArchiveBlock;
 use mcnode_enclave::{ChannelError, ChannelId, EnclaveError, TxContext};
 use mcnode_ledger::LedgerError;
-use mcnode_node_core::ClientVerdict;
+use mcnode_node_core::{ClientVerdict, TxHash};
 use mcnode_peers::{
     client::{envelope_from_pb, envelope_to_pb, MAX_TXS_PER_FETCH, MAX_TXS_RESPONSE_BYTES},
     MsgKey,
@@ -93,6 +93,20 @@ fn answer(
 
 /// Validates a client's transaction and hands it to the node task, validating again
 /// when blocks were appended meanwhile beyond what the node core remembers.
+/// Whether the node core holds the transaction `hash` (false when the node is stopping).
+async fn holds_tx(shared: &Arc<Shared>, hash: TxHash) -> bool {
+    let (reply, answer) = oneshot::channel();
+    let asked = shared
+        .node
+        .inbox
+        .send(Input::GetTxs {
+            hashes: vec![hash],
+            reply,
+        })
+        .await;
+    asked.is_ok() && answer.await.is_ok_and(|(found, _)| !found.is_empty())
+}
+
 async fn take_client_tx(shared: &Arc<Shared>, ctx: TxContext) -> Result<(), IntakeError> {
     let submitted = Instant::now();
     for _ in 0..MAX_RECHECKS {
@@ -239,8 +253,16 @@ impl pb::consensus_client_api_server::ConsensusClientApi for ClientApi {
                 )
             }
         };
-        // Cheap refusal before validating: the node is over its pending limit.
-        if shared.published().status.pending >= shared.about.max_pending {
+        let s2 = shared.clone();
+        let ctx = match blocking(move || s2.enclave.client_tx_propose(&msg)).await? {
+            Ok(ctx) => ctx,
+            Err(e) => return answer(&shared, Err(IntakeError::from(enclave_rejection(&e)))),
+        };
+        // Cheap refusal before validating: the node is over its pending limit, unless it
+        // already holds this transaction (a resubmission is accepted, as below the limit).
+        if shared.published().status.pending >= shared.about.max_pending
+            && !holds_tx(&shared, ctx.tx_hash).await
+        {
             return answer(
                 &shared,
                 Err(Rejection::new(
@@ -253,12 +275,7 @@ impl pb::consensus_client_api_server::ConsensusClientApi for ClientApi {
                 .into()),
             );
         }
-        let s2 = shared.clone();
-        let ctx = blocking(move || s2.enclave.client_tx_propose(&msg)).await?;
-        let outcome = match ctx {
-            Ok(ctx) => take_client_tx(&shared, ctx).await,
-            Err(e) => Err(IntakeError::from(enclave_rejection(&e))),
-        };
+        let outcome = take_client_tx(&shared, ctx).await;
         answer(&shared, outcome)
     }
 }

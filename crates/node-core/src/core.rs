@@ -50,6 +50,9 @@ use crate::{
 const RECENT_IDS: usize = 16;
 /// Longest wait between two relays of one pending transaction, ms.
 const RELAY_RETRY_MAX_MS: u64 = 30_000;
+/// How many times `behind_grace_ms` a node waits before catching up when fewer peers
+/// than a v-blocking set are ahead of it.
+const LONE_AHEAD_GRACE_FACTOR: u64 = 4;
 
 /// Something the shell must do.
 #[derive(Clone, Debug)]
@@ -972,10 +975,23 @@ impl<B: Clone> NodeCore<B> {
     }
 
     fn maybe_catch_up(&mut self, now: Millis) {
-        if self.is_behind() {
+        // A v-blocking set ahead makes this node behind (clients hear CATCHING_UP) and
+        // worth a catch-up after `behind_grace_ms`. Fewer peers ahead (one may lie, or be
+        // the only one up) are worth a catch-up only after four times as long: what a
+        // catch-up keeps is what this node's quorum vouches for, so trying is safe, and a
+        // node whose other peers are down still learns the chain from the one that is up.
+        let behind = self.is_behind();
+        if behind || self.highest_peer_height() > self.slot() {
             let since = *self.behind_since.get_or_insert(now);
+            let grace = if behind {
+                self.cfg.behind_grace_ms
+            } else {
+                self.cfg
+                    .behind_grace_ms
+                    .saturating_mul(LONE_AHEAD_GRACE_FACTOR)
+            };
             if self.busy.is_none()
-                && now.saturating_sub(since) >= self.cfg.behind_grace_ms
+                && now.saturating_sub(since) >= grace
                 && now >= self.catch_up_after
             {
                 self.busy = Some(Busy::CatchingUp);

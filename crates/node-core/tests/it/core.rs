@@ -357,3 +357,45 @@ fn envelopes_for_later_slots_are_held_and_old_ones_are_late() {
         Disposition::Late
     );
 }
+
+fn catch_ups(actions: &[Action<u8>]) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::CatchUp { .. }))
+        .count()
+}
+
+/// A v-blocking set of peers ahead makes the node catch up after `behind_grace_ms`; one
+/// peer alone ahead (it may lie, or be the only one up) only after four times as long,
+/// and then again only after a fruitless attempt's back-off.
+#[test]
+fn one_peer_ahead_is_worth_a_later_catch_up_than_a_v_blocking_set() {
+    let cfg = CoreConfig::default();
+    let grace = cfg.behind_grace_ms;
+    let mut c = core(cfg.clone());
+    c.on_peer_heights(&[(id(1), 150)], 0);
+    c.take_actions();
+    c.tick(grace + 100);
+    assert_eq!(
+        catch_ups(&c.take_actions()),
+        0,
+        "one peer's word is not enough yet"
+    );
+    c.tick(4 * grace - 100);
+    assert_eq!(catch_ups(&c.take_actions()), 0);
+    c.tick(4 * grace + 100);
+    assert_eq!(catch_ups(&c.take_actions()), 1);
+    // Nothing came (the peer lied): no new attempt before the back-off.
+    c.on_catch_up_done(4 * grace + 200);
+    c.take_actions();
+    c.tick(4 * grace + 300);
+    assert_eq!(catch_ups(&c.take_actions()), 0);
+
+    let mut c = core(cfg);
+    c.on_peer_heights(&[(id(1), 150), (id(2), 150)], 0);
+    c.take_actions();
+    c.tick(grace - 100);
+    assert_eq!(catch_ups(&c.take_actions()), 0);
+    c.tick(grace + 100);
+    assert_eq!(catch_ups(&c.take_actions()), 1);
+}

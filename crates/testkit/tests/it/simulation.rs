@@ -123,7 +123,11 @@ fn restore_only_restarts_network_crashes_and_late_values() {
     );
     assert!(report.restore_only_restarts > 20, "{report:?}");
     assert!(report.network_crash_runs > 10, "{report:?}");
-    let late = report.faults.get(&FaultKind::Late).cloned().unwrap_or_default();
+    let late = report
+        .faults
+        .get(&FaultKind::Late)
+        .cloned()
+        .unwrap_or_default();
     assert!(late.runs > 40 && late.events > 100, "{late:?}");
 }
 
