@@ -1,6 +1,10 @@
-//! `mcnode sim`: seeded SCP network simulations (the logic lives in `mcnode-testkit`).
+//! `mcnode sim`: seeded SCP network simulations, and with `--node` whole-node
+//! simulations (the logic lives in `mcnode-testkit`).
 
-use mcnode_testkit::{run_batch, Batch, FaultSet, TopologyChoice};
+use mcnode_testkit::{
+    node_sim::{run_node_batch, NodeBatchReport, NodeSimOptions, Scenario},
+    run_batch, Batch, FaultSet, Topology, TopologyChoice,
+};
 
 /// Arguments of `mcnode sim`.
 #[derive(Debug, clap::Args)]
@@ -30,11 +34,64 @@ pub struct SimArgs {
     /// Re-run every Nth seed (and the first) to check determinism; 0 never.
     #[arg(long, env = "MCNODE_SIM_DETERMINISM_EVERY", default_value_t = 50)]
     pub determinism_every: u64,
+    /// Simulate whole nodes (node cores with their stores, fetching, held messages, block
+    /// forming and catch-up, behind a simulated network, validator and ledger) instead of
+    /// SCP alone. `--topology mix` then splits the seeds over mesh:4:3, core5, core3,
+    /// mesh:7:5 and tiered:4:3; `--faults` and `--slots` do not apply.
+    #[arg(long, env = "MCNODE_SIM_NODE")]
+    pub node: bool,
+    /// With `--node`: random, late_tx, only_one_has_tx, big_value, slow_peer or
+    /// accept_append_race.
+    #[arg(long, env = "MCNODE_SIM_SCENARIO", default_value = "random")]
+    pub scenario: String,
+}
+
+/// The topologies `mcnode sim --node --topology mix` covers.
+pub const NODE_MIX: [&str; 5] = ["mesh:4:3", "core5", "core3", "mesh:7:5", "tiered:4:3"];
+
+fn run_nodes(args: &SimArgs) -> anyhow::Result<()> {
+    let scenario = Scenario::parse(&args.scenario)?;
+    let topologies: Vec<Topology> = match args.topology.parse::<TopologyChoice>()? {
+        TopologyChoice::One(t) => vec![t],
+        TopologyChoice::Mix => NODE_MIX
+            .iter()
+            .map(|t| t.parse())
+            .collect::<Result<_, _>>()?,
+    };
+    let per = args.seeds.div_ceil(topologies.len() as u64);
+    let mut reports: Vec<NodeBatchReport> = Vec::new();
+    for (i, topology) in topologies.into_iter().enumerate() {
+        let opts = NodeSimOptions::new(topology, scenario);
+        let first = args.first_seed.wrapping_add(i as u64 * per);
+        reports.push(run_node_batch(&opts, first, per, args.determinism_every)?);
+    }
+    println!("{}", serde_json::to_string_pretty(&reports)?);
+    let failed: Vec<&NodeBatchReport> = reports
+        .iter()
+        .filter(|r| r.safety_failures + r.liveness_failures + r.determinism_failures > 0)
+        .collect();
+    if !failed.is_empty() {
+        for r in failed {
+            eprintln!(
+                "error: {}: {} safety, {} liveness, {} determinism failure(s); first failing seed: {}",
+                r.topology,
+                r.safety_failures,
+                r.liveness_failures,
+                r.determinism_failures,
+                r.failures.first().map_or("-".to_string(), |f| f.seed.to_string())
+            );
+        }
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Runs the simulations, prints one JSON report, and exits with status 1 if any
 /// invariant failed (after printing the report and a one-line summary on stderr).
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    if args.node {
+        return run_nodes(&args);
+    }
     let topology: TopologyChoice = args.topology.parse()?;
     let faults: FaultSet = args.faults.parse()?;
     let batch = Batch {

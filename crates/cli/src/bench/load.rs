@@ -66,7 +66,7 @@ const POLL_BLOCKS: u32 = 100;
 const MESSAGE_CHARS: usize = 200;
 
 /// Arguments of `mcnode bench load`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct LoadBenchArgs {
     /// A running localnet's directory (holding `localnet.json`, as `mcnode localnet` writes
     /// it).
@@ -104,6 +104,10 @@ pub struct LoadBenchArgs {
     /// build's).
     #[arg(long, env = "MC_ENCLAVE_MEASUREMENT")]
     measurement: Option<String>,
+    /// Runs in a row against the same network; with more than one the report holds every
+    /// run and the worst figures over the series.
+    #[arg(long, env = "MC_BENCH_REPEAT", default_value_t = 1)]
+    repeat: u32,
 }
 
 impl LoadBenchArgs {
@@ -129,6 +133,7 @@ impl LoadBenchArgs {
             "--clients-per-node must be at least 1"
         );
         anyhow::ensure!(self.poll_ms >= 1, "--poll-ms must be at least 1");
+        anyhow::ensure!(self.repeat >= 1, "--repeat must be at least 1");
         anyhow::ensure!(
             self.validate_samples >= 1,
             "--validate-samples must be at least 1"
@@ -634,6 +639,51 @@ impl Plan {
 /// Runs the benchmark.
 pub fn run(args: LoadBenchArgs) -> anyhow::Result<Value> {
     args.check()?;
+    if args.repeat == 1 {
+        return run_once(args);
+    }
+    let mut runs = Vec::new();
+    for i in 0..args.repeat {
+        let report = run_once(args.clone())?;
+        eprintln!(
+            "run {}/{}: p50 {} s, p99 {} s, max block gap {} s, committed {}, dropped {}",
+            i + 1,
+            args.repeat,
+            report["latency_p50_s"],
+            report["latency_p99_s"],
+            report["max_block_gap_s"],
+            report["committed"],
+            report["dropped"]
+        );
+        runs.push(report);
+    }
+    Ok(series(runs))
+}
+
+/// The worst of each figure over `runs` (highest latency, gap and drop count, lowest rate).
+fn series(runs: Vec<Value>) -> Value {
+    let figures = |key: &str| -> Vec<f64> { runs.iter().filter_map(|r| r[key].as_f64()).collect() };
+    let max = |key: &str| figures(key).into_iter().reduce(f64::max);
+    let min = |key: &str| figures(key).into_iter().reduce(f64::min);
+    let sum = |key: &str| runs.iter().filter_map(|r| r[key].as_u64()).sum::<u64>();
+    json!({
+        "bench": "load",
+        "repeat": runs.len(),
+        "worst": {
+            "latency_p50_s": max("latency_p50_s"),
+            "latency_p99_s": max("latency_p99_s"),
+            "latency_max_s": max("latency_max_s"),
+            "max_block_gap_s": max("max_block_gap_s"),
+            "committed_tps": min("committed_tps"),
+            "cpu_bound_ratio": min("cpu_bound_ratio"),
+            "dropped": sum("dropped"),
+            "poll_errors": sum("poll_errors"),
+        },
+        "runs": runs,
+    })
+}
+
+fn run_once(args: LoadBenchArgs) -> anyhow::Result<Value> {
     let manifest = Manifest::load(&args.dir).with_context(|| {
         format!(
             "is {} a localnet directory made by `mcnode localnet`?",
@@ -958,6 +1008,7 @@ mod tests {
             &["--dir", "/x", "--duration", "5", "--tps=-1"],
             &["--dir", "/x", "--duration", "5", "--accounts", "0"],
             &["--dir", "/x", "--duration", "5", "--clients-per-node", "0"],
+            &["--dir", "/x", "--duration", "5", "--repeat", "0"],
         ] {
             let args = parse(argv).expect("parses");
             let e = format!("{:#}", run(args).expect_err("refused"));
@@ -974,6 +1025,28 @@ mod tests {
         let e = format!("{:#}", run(args).expect_err("no manifest"));
         assert!(e.contains("localnet.json"), "{e}");
         assert!(e.contains("mcnode localnet"), "{e}");
+    }
+
+    #[test]
+    fn a_series_reports_the_worst_of_every_run() {
+        let runs = vec![
+            json!({"latency_p50_s": 0.3, "latency_p99_s": 1.0, "latency_max_s": 1.5,
+                   "max_block_gap_s": 0.9, "committed_tps": 60.0, "cpu_bound_ratio": 0.5,
+                   "dropped": 0, "poll_errors": 1}),
+            json!({"latency_p50_s": 0.2, "latency_p99_s": 2.5, "latency_max_s": 3.0,
+                   "max_block_gap_s": 1.7, "committed_tps": 55.0, "cpu_bound_ratio": 0.45,
+                   "dropped": 2, "poll_errors": 0}),
+        ];
+        let s = series(runs);
+        assert_eq!(s["repeat"], 2);
+        let w = &s["worst"];
+        assert_eq!(w["latency_p50_s"], 0.3);
+        assert_eq!(w["latency_p99_s"], 2.5);
+        assert_eq!(w["max_block_gap_s"], 1.7);
+        assert_eq!(w["committed_tps"], 55.0);
+        assert_eq!(w["dropped"], 2);
+        assert_eq!(w["poll_errors"], 1);
+        assert_eq!(s["runs"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -187,3 +187,19 @@ fn tls_cert_writes_pem_files() {
     assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(key.contains("PRIVATE KEY-----"));
 }
+
+/// `mcnode sim --node` runs whole-node simulations and prints one report per topology;
+/// an unknown scenario is an error naming it.
+#[test]
+fn sim_node_prints_a_report_per_topology() {
+    let (ok, reports, err) = mcnode(&["sim", "--node", "--seeds", "6", "--topology", "core3"]);
+    assert!(ok, "{err}");
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["runs"], 6);
+    assert_eq!(reports[0]["topology"], "core3");
+    assert_eq!(reports[0]["safety_failures"], 0);
+    let (ok, _, err) = mcnode(&["sim", "--node", "--scenario", "nope"]);
+    assert!(!ok);
+    assert!(err.contains("nope"), "{err}");
+}

@@ -372,7 +372,7 @@ fn catch_ups(actions: &[Action<u8>]) -> usize {
 fn one_peer_ahead_is_worth_a_later_catch_up_than_a_v_blocking_set() {
     let cfg = CoreConfig::default();
     let grace = cfg.behind_grace_ms;
-    let mut c = core(cfg.clone());
+    let mut c = core(cfg);
     c.on_peer_heights(&[(id(1), 150)], 0);
     c.take_actions();
     c.tick(grace + 100);

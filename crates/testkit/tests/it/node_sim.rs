@@ -29,6 +29,24 @@ fn random_faults_keep_safety_and_liveness() {
     assert!(r.committed > 0);
 }
 
+/// CI: 300 seeded whole-node runs with random faults over five topologies (60 each): no
+/// safety, liveness or determinism failure, and transactions commit on every topology.
+#[test]
+fn ci_300_seeds_over_five_topologies() {
+    for topo in ["mesh:4:3", "core5", "core3", "mesh:7:5", "tiered:4:3"] {
+        let opts = NodeSimOptions::new(topo.parse().unwrap(), Scenario::Random);
+        let r = run_node_batch(&opts, 10_000, 60, 15).unwrap();
+        assert_eq!(r.runs, 60);
+        assert_eq!(
+            r.safety_failures + r.liveness_failures + r.determinism_failures,
+            0,
+            "{topo}: {}",
+            serde_json::to_string_pretty(&r).unwrap()
+        );
+        assert!(r.committed > r.runs * 10, "{topo}: {r:?}");
+    }
+}
+
 fn scenario_passes(s: Scenario, seeds: u64) {
     let opts = NodeSimOptions::new(mesh(), s);
     for seed in 0..seeds {
