@@ -295,6 +295,7 @@ pub struct NodeTask {
     copied: CopiedCounters,
     scp_state_path: PathBuf,
     form_task: Option<tokio::task::JoinHandle<()>>,
+    noted_round: (u64, u32),
 }
 
 /// The queues' receiving ends and the publisher, made with [`channels`].
@@ -365,6 +366,7 @@ impl NodeTask {
             copied: CopiedCounters::default(),
             scp_state_path,
             form_task: None,
+            noted_round: (0, 0),
         }
     }
 
@@ -467,7 +469,21 @@ impl NodeTask {
             Input::GetTxs { hashes, reply } => {
                 let _ = reply.send(self.core.lookup(&hashes));
             }
-            Input::Validated(results) => self.core.on_validated(results, now),
+            Input::Validated(results) => {
+                for r in &results {
+                    if let Err(refusal) = &r.outcome {
+                        tracing::debug!(
+                            tx = %hex::encode(r.tx.hash()),
+                            checked_for = r.checked_for,
+                            code = refusal.code,
+                            permanent = refusal.permanent,
+                            reason = %refusal.message,
+                            "a relayed or fetched transaction was refused"
+                        );
+                    }
+                }
+                self.core.on_validated(results, now)
+            }
             Input::Fetched { id, result } => match result {
                 Ok(f) => {
                     let txs = f.contexts.into_iter().map(intake::core_tx).collect();
@@ -572,7 +588,31 @@ impl NodeTask {
         }));
     }
 
+    /// A debug line each time the current slot's nomination moves to a new round (the
+    /// previous round gave no candidate): what this node held and voted for.
+    fn note_round(&mut self) {
+        let slot = self.core.slot();
+        let Some(m) = self.core.scp().metrics(slot) else {
+            return;
+        };
+        if m.nomination_round > 1 && self.noted_round != (slot, m.nomination_round) {
+            self.noted_round = (slot, m.nomination_round);
+            tracing::debug!(
+                slot,
+                round = m.nomination_round,
+                voted = m.voted,
+                accepted = m.accepted,
+                nominations_not_valid = m.nominations_not_valid,
+                pending = self.core.status().pending,
+                fetching = self.core.status().fetching,
+                validating = self.core.status().validating,
+                "nomination round timed out without a candidate"
+            );
+        }
+    }
+
     fn perform(&mut self) -> Result<(), NodeError> {
+        self.note_round();
         let actions = self.core.take_actions();
         // This node's state is on disk before anything it says leaves.
         for a in &actions {
@@ -689,8 +729,14 @@ impl NodeTask {
     fn form(&mut self, index: u64, parent: Tip, value: TxSet, txs: Vec<TxContext>) {
         let shared = self.shared.clone();
         let tx = self.to_self.clone();
+        let metrics = self.core.scp().metrics(index);
+        let agreed = SlotSummary {
+            ballot: metrics.as_ref().map_or(0, |m| m.ballot_counter),
+            rounds: metrics.as_ref().map_or(0, |m| m.nomination_round),
+            slot_ms: self.now().saturating_sub(self.core.slot_started()),
+        };
         let handle = tokio::spawn(async move {
-            let input = match form_and_append(&shared, parent, &value, txs).await {
+            let input = match form_and_append(&shared, parent, &value, txs, agreed).await {
                 Ok(outcome) => Input::Formed { index, outcome },
                 Err(e) => Input::Fatal(e),
             };
@@ -763,11 +809,24 @@ fn log_notice(n: &Notice) {
 
 /// Forms the block of the slot after `parent` from `txs` in the enclave, signs its
 /// metadata and appends it. A failed append is fatal.
+/// How a slot was agreed, for the "block appended" log line: a slow block shows whether
+/// nomination took several rounds or the ballot protocol several ballots.
+#[derive(Clone, Copy, Debug)]
+struct SlotSummary {
+    /// The ballot counter at externalize.
+    ballot: u32,
+    /// Nomination rounds.
+    rounds: u32,
+    /// From the previous block to externalize, ms.
+    slot_ms: u64,
+}
+
 async fn form_and_append(
     shared: &Arc<Shared>,
     parent: Tip,
     value: &TxSet,
     contexts: Vec<TxContext>,
+    agreed: SlotSummary,
 ) -> Result<Formed, NodeError> {
     let started = Instant::now();
     let ledger = shared.ledger.clone();
@@ -850,6 +909,9 @@ async fn form_and_append(
         index = formed.block.index,
         txs = formed.included.len(),
         dropped = dropped.len(),
+        slot_ms = agreed.slot_ms,
+        ballot = agreed.ballot,
+        rounds = agreed.rounds,
         id = %formed.block.id,
         "block appended"
     );

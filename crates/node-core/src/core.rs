@@ -408,6 +408,12 @@ impl<B: Clone> NodeCore<B> {
         self.tip.index + 1
     }
 
+    /// When the current slot started (the previous block was appended, or the core
+    /// started), ms.
+    pub fn slot_started(&self) -> Millis {
+        self.slot_started
+    }
+
     /// The ledger's last block, as the core knows it.
     pub fn tip(&self) -> Tip {
         self.tip
@@ -442,9 +448,12 @@ impl<B: Clone> NodeCore<B> {
         &self.stats
     }
 
-    /// Running or catching up.
+    /// Running or catching up. Catching up while a catch-up runs, or while a v-blocking
+    /// set is at least two blocks ahead: one block behind is the normal state of a node
+    /// whose peers appended the slot's block a moment before it did, and clients are
+    /// served then.
     pub fn mode(&self) -> SyncMode {
-        if self.busy == Some(Busy::CatchingUp) || self.is_behind() {
+        if self.busy == Some(Busy::CatchingUp) || self.is_behind_by(2) {
             SyncMode::CatchingUp
         } else {
             SyncMode::Running
@@ -863,9 +872,14 @@ impl<B: Clone> NodeCore<B> {
     /// Behind when a v-blocking set of this node's quorum set holds more blocks than it:
     /// one peer's word (which may be a lie) is not enough.
     fn is_behind(&self) -> bool {
-        let slot = self.slot();
+        self.is_behind_by(1)
+    }
+
+    /// A v-blocking set holds at least `blocks` more blocks than this node.
+    fn is_behind_by(&self, blocks: u64) -> bool {
+        let enough = self.slot().saturating_add(blocks - 1);
         self.quorum_set
-            .is_v_blocking(&|n| self.peer_heights.get(n).is_some_and(|h| *h > slot))
+            .is_v_blocking(&|n| self.peer_heights.get(n).is_some_and(|h| *h > enough))
     }
 
     fn note_work(&mut self, now: Millis) {

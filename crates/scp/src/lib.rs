@@ -133,6 +133,17 @@
 //! place. In stellar-core every validator always nominates a value (its herder proposes
 //! at least an empty transaction set), so no node needs to join nomination without one;
 //! here a node with nothing pending joins on the first nomination it hears.
+//!
+//! Leaders (section 6.1): a node is always its own neighbour, so a node that fails the
+//! neighbour hash in every other node's view but has the highest priority leads in its
+//! own view only, and votes for its own value while the others follow the
+//! highest-priority neighbour. In a 4-node network at threshold 3, two such nodes leave
+//! every value one vote short of a quorum and the round times out (measured on a
+//! localnet under load: about 4 % of slots took a second round, a few a third, 1-3 s
+//! each). With `Config::follow_others_leader` (the default) a node also counts that
+//! highest-priority neighbour other than itself among its leaders, so every node votes
+//! for its value in round 1. Nomination votes only decide how fast candidates appear;
+//! safety comes from the ballot protocol, which is unchanged.
 //! Nodes also re-send their latest messages every `Config::rebroadcast_interval_ms` (for
 //! open slots, the newest externalized slot, and recent externalized slots some peer has
 //! not said it externalized), and answer a peer that is behind on an externalized slot

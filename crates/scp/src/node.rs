@@ -62,6 +62,10 @@ pub struct Config {
     pub max_slots_ahead: u64,
     /// Most values a nomination message may carry (voted plus accepted). Default 1000.
     pub max_nomination_values: usize,
+    /// Also count among a round's leaders the highest-priority neighbour other than this
+    /// node (see the nomination section of the crate docs): all nodes then vote for one
+    /// leader's value in the first round. `false` is the paper's rule alone. Default true.
+    pub follow_others_leader: bool,
 }
 
 impl Default for Config {
@@ -73,6 +77,7 @@ impl Default for Config {
             rebroadcast_interval_ms: Some(2000),
             max_slots_ahead: 8,
             max_nomination_values: 1000,
+            follow_others_leader: true,
         }
     }
 }

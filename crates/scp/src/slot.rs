@@ -662,24 +662,42 @@ impl<V: Value> Slot<V> {
     /// Paper: section 6.1, leader selection: among the neighbours (nodes whose `G_1` is
     /// below their weight; always ourselves) the one with the highest `G_2` priority is
     /// added to the leaders. Leaders accumulate over rounds.
+    ///
+    /// mcnode adds one more leader: the highest-priority neighbour other than ourselves.
+    /// A node is always its own neighbour, so a node that fails the neighbour hash in
+    /// everyone else's view but has the highest priority leads only in its own view: it
+    /// votes for its value while the others follow someone else, and with two such nodes
+    /// in a 4-node network no value reaches a quorum of votes and the round times out
+    /// (about 6 % of slots at 3 of 4). Following the leader the others see as well makes
+    /// every node vote for that leader's value in the first round. Nomination's safety
+    /// does not depend on which Valid values a node votes for (the ballot protocol
+    /// decides), only its speed does.
     fn update_leaders(&mut self) {
         let round = self.nom.round;
         let mut best: Option<(u64, NodeId)> = None;
+        let mut best_other: Option<(u64, NodeId)> = None;
         let mut nodes = self.qset.nodes();
         nodes.insert(self.local.clone());
         for node in nodes {
-            if node != self.local {
+            let is_local = node == self.local;
+            if !is_local {
                 let weight = self.qset.weight(&node);
                 if node_hash(HashKind::Neighbor, self.index, round, &node) >= weight {
                     continue;
                 }
             }
             let prio = node_hash(HashKind::Priority, self.index, round, &node);
+            if !is_local && best_other.as_ref().is_none_or(|(p, _)| prio > *p) {
+                best_other = Some((prio, node.clone()));
+            }
             if best.as_ref().is_none_or(|(p, _)| prio > *p) {
                 best = Some((prio, node));
             }
         }
-        if let Some((_, leader)) = best {
+        if !self.config.follow_others_leader {
+            best_other = None;
+        }
+        for (_, leader) in best.into_iter().chain(best_other) {
             self.nom.leaders.insert(leader);
         }
     }

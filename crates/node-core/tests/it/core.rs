@@ -399,3 +399,16 @@ fn one_peer_ahead_is_worth_a_later_catch_up_than_a_v_blocking_set() {
     c.tick(grace + 100);
     assert_eq!(catch_ups(&c.take_actions()), 1);
 }
+
+/// Clients hear CATCHING_UP only when a v-blocking set is two or more blocks ahead: one
+/// block behind is where a node is for a moment after its peers appended the slot's block.
+#[test]
+fn one_block_behind_still_serves_clients() {
+    use mcnode_node_core::SyncMode;
+    let mut c = core(CoreConfig::default());
+    // This node holds 1 block; two peers (v-blocking for 3 of 4) hold 2.
+    c.on_peer_heights(&[(id(1), 2), (id(2), 2)], 0);
+    assert_eq!(c.mode(), SyncMode::Running);
+    c.on_peer_heights(&[(id(1), 3), (id(2), 3)], 10);
+    assert_eq!(c.mode(), SyncMode::CatchingUp);
+}

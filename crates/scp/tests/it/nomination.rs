@@ -12,12 +12,39 @@ fn slot_with_foreign_leader() -> (u64, NodeId) {
         let mut node = Node::new(id(0), mesh(5, 4), NumPolicy::default(), config).unwrap();
         node.propose_values(slot, vec![1], 0).unwrap();
         let leaders = node.snapshot(slot).unwrap().nomination.leaders;
-        assert_eq!(leaders.len(), 1);
-        if leaders[0] != id(0) {
+        assert!(!leaders.is_empty() && leaders.len() <= 2, "{leaders:?}");
+        if leaders.len() == 1 && leaders[0] != id(0) {
             return (slot, leaders[0].clone());
         }
     }
     panic!("no slot with a foreign leader");
+}
+
+/// Every node of a 4-of-3 mesh counts among its first-round leaders the leader the
+/// others see (the highest-priority neighbour), so all four vote for that leader's value
+/// in round 1; only when no node passes the neighbour hash (about 0.4 % of slots) do the
+/// leader sets not meet.
+#[test]
+fn first_round_leader_sets_of_all_nodes_meet() {
+    let mut apart = 0;
+    for slot in 1..=1000 {
+        let sets: Vec<Vec<NodeId>> = (0..4)
+            .map(|i| {
+                let mut node =
+                    Node::new(id(i), mesh(4, 3), NumPolicy::default(), Config::default()).unwrap();
+                node.propose_values(slot, vec![i as u64 + 1], 0).unwrap();
+                node.snapshot(slot).unwrap().nomination.leaders
+            })
+            .collect();
+        let common = sets[0]
+            .iter()
+            .filter(|l| sets[1..].iter().all(|s| s.contains(l)))
+            .count();
+        if common == 0 {
+            apart += 1;
+        }
+    }
+    assert!(apart <= 15, "{apart} of 1000 slots without a common leader");
 }
 
 /// Leader selection is a pure function of slot, round and quorum set: every run agrees.
