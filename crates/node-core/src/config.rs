@@ -28,6 +28,9 @@ pub struct CoreConfig {
     pub fetch: FetchConfig,
     /// Most transactions in one validation request handed to the shell. Default 64.
     pub validate_batch: usize,
+    /// Most transactions handed to the shell for validation at once; the rest wait in the
+    /// core, where the ones the current slot needs go first. Default 256.
+    pub max_validations_in_flight: usize,
     /// Most transactions relayed to peers in one go. Default 200.
     pub relay_batch: usize,
     /// A transaction accepted from a client and still pending this long after it was
@@ -48,6 +51,7 @@ impl Default for CoreConfig {
             stall_warn_ms: 10_000,
             fetch: FetchConfig::default(),
             validate_batch: 64,
+            max_validations_in_flight: 256,
             relay_batch: 200,
             relay_retry_ms: 2_000,
         }
@@ -86,7 +90,11 @@ impl CoreConfig {
         {
             return Err(ConfigError("fetch limits must be positive"));
         }
-        if self.validate_batch == 0 || self.relay_batch == 0 || self.relay_retry_ms == 0 {
+        if self.validate_batch == 0
+            || self.max_validations_in_flight == 0
+            || self.relay_batch == 0
+            || self.relay_retry_ms == 0
+        {
             return Err(ConfigError("batch sizes must be positive"));
         }
         Ok(())

@@ -305,6 +305,10 @@ pub struct NodeCore<B> {
     held: Held,
     fetcher: Fetcher,
     validating: BTreeMap<TxHash, TxOrigin>,
+    /// Transactions waiting for a validation lane, in arrival order.
+    to_validate: VecDeque<CoreTx<B>>,
+    /// Transactions handed to the shell in `Validate` actions and not returned yet.
+    validations_in_flight: usize,
     /// Unknown hashes named by the current slot's messages: when one arrives the slot is
     /// re-evaluated.
     awaited: BTreeSet<TxHash>,
@@ -367,6 +371,8 @@ impl<B: Clone> NodeCore<B> {
             held: Held::default(),
             fetcher: Fetcher::new(cfg.fetch, peers),
             validating: BTreeMap::new(),
+            to_validate: VecDeque::new(),
+            validations_in_flight: 0,
             awaited: BTreeSet::new(),
             peer_heights: BTreeMap::new(),
             behind_since: None,
@@ -702,6 +708,7 @@ impl<B: Clone> NodeCore<B> {
 
     /// The results of an [`Action::Validate`].
     pub fn on_validated(&mut self, results: Vec<Checked<B>>, now: Millis) {
+        self.validations_in_flight = self.validations_in_flight.saturating_sub(results.len());
         let slot = self.slot();
         let mut arrived = Vec::new();
         let mut recheck = Vec::new();
@@ -924,15 +931,52 @@ impl<B: Clone> NodeCore<B> {
             .into_iter()
             .filter(|t| seen.insert(t.hash()))
             .collect();
-        for tx in &fresh {
+        for tx in fresh {
             self.validating.insert(tx.hash(), origin);
+            self.to_validate.push_back(tx);
         }
-        for chunk in fresh.chunks(self.cfg.validate_batch) {
-            self.stats.validations += chunk.len() as u64;
-            self.actions.push(Action::Validate {
-                txs: chunk.to_vec(),
-                origin,
-            });
+        self.pump_validation();
+    }
+
+    /// Hands waiting transactions to the shell while fewer than
+    /// `CoreConfig::max_validations_in_flight` are out, the ones the current slot's
+    /// statements wait for first: under load thousands of relayed transactions queue for
+    /// validation, and a slot's value can be voted for only once its transactions are
+    /// validated, so they must not wait behind the backlog.
+    fn pump_validation(&mut self) {
+        while self.validations_in_flight < self.cfg.max_validations_in_flight
+            && !self.to_validate.is_empty()
+        {
+            let room = self
+                .cfg
+                .validate_batch
+                .min(self.cfg.max_validations_in_flight - self.validations_in_flight);
+            let mut batch = Vec::with_capacity(room);
+            if !self.awaited.is_empty() {
+                let awaited = &self.awaited;
+                let mut rest = VecDeque::with_capacity(self.to_validate.len());
+                for tx in self.to_validate.drain(..) {
+                    if batch.len() < room && awaited.contains(&tx.hash()) {
+                        batch.push(tx);
+                    } else {
+                        rest.push_back(tx);
+                    }
+                }
+                self.to_validate = rest;
+            }
+            while batch.len() < room {
+                match self.to_validate.pop_front() {
+                    Some(tx) => batch.push(tx),
+                    None => break,
+                }
+            }
+            let origin = batch
+                .first()
+                .and_then(|t| self.validating.get(&t.hash()).copied())
+                .unwrap_or(TxOrigin::Relay);
+            self.validations_in_flight += batch.len();
+            self.stats.validations += batch.len() as u64;
+            self.actions.push(Action::Validate { txs: batch, origin });
         }
     }
 
@@ -1168,6 +1212,7 @@ impl<B: Clone> NodeCore<B> {
     /// What every input ends with: nominate if due, form the block if externalized, send
     /// due fetches, persist changed own messages.
     fn pump(&mut self, now: Millis) {
+        self.pump_validation();
         self.feed_legacy_waiting(now);
         self.maybe_propose(now);
         self.check_externalized(now);

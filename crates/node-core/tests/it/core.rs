@@ -412,3 +412,45 @@ fn one_block_behind_still_serves_clients() {
     c.on_peer_heights(&[(id(1), 3), (id(2), 3)], 10);
     assert_eq!(c.mode(), SyncMode::CatchingUp);
 }
+
+/// Under a backlog of relayed transactions, the ones the current slot's statements name
+/// are validated first, and no more than `max_validations_in_flight` are out at once.
+#[test]
+fn txs_the_slot_waits_for_jump_the_validation_queue() {
+    let cfg = CoreConfig {
+        validate_batch: 4,
+        max_validations_in_flight: 4,
+        ..CoreConfig::default()
+    };
+    let mut c = core(cfg);
+    let relayed: Vec<_> = (1..=40).map(|n| tx(n, 10, &[n], &[n], 50)).collect();
+    c.on_peer_txs(relayed, 1);
+    let first = validations(&c.take_actions());
+    assert_eq!(
+        first.iter().map(Vec::len).sum::<usize>(),
+        4,
+        "only one batch out"
+    );
+    assert_eq!(
+        first[0].iter().map(|t| t.body).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    // Three peers ballot on a value naming transaction 30, still queued here.
+    let x = TxSet::new(vec![h(30)]);
+    for from in 1..4 {
+        c.on_envelope(env(from, 1, accepted_prepare(&x)), 2);
+    }
+    let asked = c.take_actions();
+    assert!(fetches(&asked).is_empty(), "queued here: not fetched");
+    assert!(validations(&asked).is_empty(), "no lane free yet");
+    c.on_validated(valid(first.into_iter().flatten().collect()), 3);
+    let next = validations(&c.take_actions());
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        next[0][0].body,
+        30,
+        "{:?}",
+        next[0].iter().map(|t| t.body).collect::<Vec<_>>()
+    );
+    assert_eq!(next[0].len(), 4);
+}
