@@ -139,8 +139,36 @@ fn default_threshold(n: usize) -> u32 {
 }
 
 /// Picks `count` distinct free ports on loopback: binds them all at once, notes them and
-/// lets them go.
+/// lets them go. They are drawn below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`), because a port the kernel hands out for
+/// outgoing connections can be taken by one between now and the node's start (another
+/// process connecting anywhere), while ports below that range are only ever taken by a
+/// listener. Falls back to kernel-chosen ports when nothing below the range is free.
 fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let low = ephemeral_low().unwrap_or(32_768);
+    if low > FIRST_QUIET_PORT {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        for _ in 0..64 {
+            let mut listeners = Vec::with_capacity(count);
+            let mut used = std::collections::BTreeSet::new();
+            while listeners.len() < count && used.len() < count * 4 {
+                let port = rng.gen_range(FIRST_QUIET_PORT..low);
+                if !used.insert(port) {
+                    continue;
+                }
+                if let Ok(l) = TcpListener::bind((HOST, port)) {
+                    listeners.push(l);
+                }
+            }
+            if listeners.len() == count {
+                return listeners
+                    .iter()
+                    .map(|l| Ok(l.local_addr()?.port()))
+                    .collect();
+            }
+        }
+    }
     let listeners = (0..count)
         .map(|_| TcpListener::bind((HOST, 0)))
         .collect::<Result<Vec<_>, _>>()
@@ -149,6 +177,15 @@ fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
         .iter()
         .map(|l| Ok(l.local_addr()?.port()))
         .collect()
+}
+
+/// The lowest port free ports are drawn from (below it: well-known and common services).
+const FIRST_QUIET_PORT: u16 = 10_000;
+
+/// The first port of the kernel's ephemeral range, if this system says.
+fn ephemeral_low() -> Option<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
 }
 
 /// The localnet CA and a way to sign node certificates with it.
