@@ -809,6 +809,22 @@ fn log_notice(n: &Notice) {
 
 /// Forms the block of the slot after `parent` from `txs` in the enclave, signs its
 /// metadata and appends it. A failed append is fatal.
+/// Appends `a` (block, contents, signature, metadata) to the ledger in one write, off the
+/// async threads.
+async fn append(shared: &Arc<Shared>, a: ArchiveBlock) -> Result<(), NodeError> {
+    let ledger = shared.ledger.clone();
+    blocking(move || {
+        ledger.append_block(
+            &a.block,
+            &a.contents,
+            a.signature.as_ref(),
+            a.metadata.as_ref(),
+        )
+    })
+    .await??;
+    Ok(())
+}
+
 /// How a slot was agreed, for the "block appended" log line: a slow block shows whether
 /// nomination took several rounds or the ballot protocol several ballots.
 #[derive(Clone, Copy, Debug)]
@@ -894,16 +910,7 @@ async fn form_and_append(
         signature: Some(formed.signature.clone()),
         metadata: Some(metadata),
     };
-    let a2 = archive.clone();
-    blocking(move || {
-        ledger.append_block(
-            &a2.block,
-            &a2.contents,
-            a2.signature.as_ref(),
-            a2.metadata.as_ref(),
-        )
-    })
-    .await??;
+    append(shared, archive.clone()).await?;
     let dropped: Vec<TxHash> = formed.dropped.iter().filter_map(|(h, _)| *h).collect();
     tracing::info!(
         index = formed.block.index,
@@ -951,17 +958,7 @@ async fn catch_up(
         if a.block.index != prev.index + 1 || a.block.parent_id != prev.id {
             continue;
         }
-        let ledger = shared.ledger.clone();
-        let a2 = a.clone();
-        blocking(move || {
-            ledger.append_block(
-                &a2.block,
-                &a2.contents,
-                a2.signature.as_ref(),
-                a2.metadata.as_ref(),
-            )
-        })
-        .await??;
+        append(shared, a.clone()).await?;
         appended += 1;
         prev = a.block.clone();
         let block = appended_block(&a, Vec::new(), Vec::new());
