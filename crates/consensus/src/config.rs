@@ -97,6 +97,14 @@ pub struct ServiceArgs {
     /// Most transactions awaiting nomination; over it clients get gRPC UNAVAILABLE.
     #[arg(long, env = "MC_MAX_PENDING_VALUES", default_value_t = mcnode_node_core::StoreLimits::default().max_pending)]
     pub max_pending_values: usize,
+    /// Admission: a client's new transaction is refused (gRPC UNAVAILABLE) while the node
+    /// holds more than the network committed in this many seconds lately (measured over
+    /// the last 10 s), so that what it accepts is committed soon instead of queueing.
+    #[arg(long, env = "MC_ADMISSION_DRAIN_SECONDS", default_value_t = 5)]
+    pub admission_drain_seconds: u64,
+    /// Admission never refuses while the node holds fewer transactions than this.
+    #[arg(long, env = "MC_ADMISSION_FLOOR", default_value_t = mcnode_node_core::AdmitConfig::default().floor)]
+    pub admission_floor: usize,
     /// A slot with work to do (transactions pending or peers talking about it) that has not
     /// moved for this many seconds is logged as a warning (slot, phase, round, pending count
     /// and which quorum members were heard), and again as long as it stays so.

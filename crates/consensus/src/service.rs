@@ -347,6 +347,11 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         },
         max_block_txs: args.max_block_txs.max(1),
         stall_warn_ms: args.stall_warn_seconds.max(1).saturating_mul(1000),
+        admit: mcnode_node_core::AdmitConfig {
+            drain_ms: args.admission_drain_seconds.max(1).saturating_mul(1000),
+            floor: args.admission_floor.max(1),
+            ..mcnode_node_core::AdmitConfig::default()
+        },
         fetch: mcnode_node_core::FetchConfig {
             max_per_request: mcnode_peers::client::MAX_TXS_PER_FETCH,
             ..mcnode_node_core::FetchConfig::default()

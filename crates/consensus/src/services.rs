@@ -258,21 +258,25 @@ impl pb::consensus_client_api_server::ConsensusClientApi for ClientApi {
             Ok(ctx) => ctx,
             Err(e) => return answer(&shared, Err(IntakeError::from(enclave_rejection(&e)))),
         };
-        // Cheap refusal before validating: the node is over its pending limit, unless it
-        // already holds this transaction (a resubmission is accepted, as below the limit).
-        if shared.published().status.pending >= shared.about.max_pending
-            && !holds_tx(&shared, ctx.tx_hash).await
-        {
+        // Cheap refusal before validating: the node holds as much as it may (its pending
+        // limit, or what the network commits in a few seconds; see the node core's
+        // `admit`), unless it already holds this transaction (a resubmission is accepted,
+        // as below the limit).
+        let published = shared.published();
+        let held = published.status.pending + published.status.validating;
+        let limit = published.status.admit_limit.min(shared.about.max_pending);
+        if held >= limit && !holds_tx(&shared, ctx.tx_hash).await {
+            let message = if limit == shared.about.max_pending {
+                format!("the pending-value queue is full ({limit} entries): try again later")
+            } else {
+                format!(
+                    "the node holds {held} transactions, more than the network has committed \
+                     in the last few seconds: try again later"
+                )
+            };
             return answer(
                 &shared,
-                Err(Rejection::new(
-                    result_code::OVER_CAPACITY,
-                    format!(
-                        "the pending-value queue is full ({} entries): try again later",
-                        shared.about.max_pending
-                    ),
-                )
-                .into()),
+                Err(Rejection::new(result_code::OVER_CAPACITY, message).into()),
             );
         }
         let outcome = take_client_tx(&shared, ctx).await;

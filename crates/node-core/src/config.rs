@@ -1,6 +1,8 @@
 //! The node core's configuration: plain data with a `validate()`.
 
-use crate::{fetch::FetchConfig, store::StoreLimits, value::DEFAULT_MAX_BLOCK_TXS};
+use crate::{
+    admit::AdmitConfig, fetch::FetchConfig, store::StoreLimits, value::DEFAULT_MAX_BLOCK_TXS,
+};
 
 /// Timing and limits of the node core. Times are milliseconds of the clock the caller
 /// passes in.
@@ -37,6 +39,12 @@ pub struct CoreConfig {
     /// relayed is relayed again (a peer may have been down or the relay lost), the wait
     /// doubling each time up to 30 s, ms. Default 2000.
     pub relay_retry_ms: u64,
+    /// How much clients may add ([`crate::admit`]).
+    pub admit: AdmitConfig,
+    /// A node nominates only transactions it has held for as long as relayed ones wait
+    /// for validation here (what peers need for the ones it relays), but never waits
+    /// longer than this, ms. 0 nominates everything at once. Default 2000.
+    pub nominate_settle_cap_ms: u64,
 }
 
 impl Default for CoreConfig {
@@ -54,6 +62,8 @@ impl Default for CoreConfig {
             max_validations_in_flight: 256,
             relay_batch: 200,
             relay_retry_ms: 2_000,
+            admit: AdmitConfig::default(),
+            nominate_settle_cap_ms: 2_000,
         }
     }
 }
@@ -96,6 +106,9 @@ impl CoreConfig {
             || self.relay_retry_ms == 0
         {
             return Err(ConfigError("batch sizes must be positive"));
+        }
+        if self.admit.drain_ms == 0 || self.admit.floor == 0 || self.admit.window_ms == 0 {
+            return Err(ConfigError("admission limits must be positive"));
         }
         Ok(())
     }

@@ -35,6 +35,7 @@ use mcnode_scp::{Error as ScpError, Msg, Node, QuorumSet, SlotMetrics, SlotPhase
 use serde::Serialize;
 
 use crate::{
+    admit::Admission,
     config::{ConfigError, CoreConfig},
     fetch::{FetchRequest, FetchStats, Fetcher},
     held::Held,
@@ -219,6 +220,8 @@ pub struct CoreStats {
     pub stale: u64,
     /// Transactions not taken because a limit was reached.
     pub over_capacity: u64,
+    /// Of those, clients' transactions refused by admission ([`crate::admit`]).
+    pub not_admitted: u64,
     /// Re-evaluations of the current slot after transactions arrived.
     pub revalidations: u64,
     /// Blocks appended (formed here or caught up).
@@ -248,8 +251,11 @@ pub struct CoreStatus {
     pub fetching: usize,
     /// Fetch requests open.
     pub fetches_in_flight: usize,
-    /// Transactions being validated by the shell.
+    /// Transactions being validated by the shell (or waiting for a validation lane).
     pub validating: usize,
+    /// A client's new transaction is refused (`OVER_CAPACITY`) while `pending +
+    /// validating` is at least this ([`crate::admit`]).
+    pub admit_limit: usize,
     /// Envelopes held for later slots.
     pub held: usize,
     /// Invalid transaction hashes remembered.
@@ -304,7 +310,8 @@ pub struct NodeCore<B> {
     busy: Option<Busy>,
     held: Held,
     fetcher: Fetcher,
-    validating: BTreeMap<TxHash, TxOrigin>,
+    /// Transactions handed in for validation: where from, and when they were queued.
+    validating: BTreeMap<TxHash, (TxOrigin, Millis)>,
     /// Transactions waiting for a validation lane, in arrival order.
     to_validate: VecDeque<CoreTx<B>>,
     /// Transactions handed to the shell in `Validate` actions and not returned yet.
@@ -330,6 +337,15 @@ pub struct NodeCore<B> {
     legacy_waiting: Vec<Envelope>,
     /// Client transactions to relay again while they are pending: when, and the wait after.
     relay_again: BTreeMap<TxHash, (Millis, u64)>,
+    /// The recent commit rate, which bounds what clients may add.
+    admission: Admission,
+    /// How long relayed transactions wait here before they are validated: about how long
+    /// peers take to validate what this node relays, by symmetry.
+    relay_delay: Ewma,
+    /// A transaction becomes old enough to nominate at this time (see `maybe_propose`).
+    propose_at: Option<Millis>,
+    /// [`Admission::limit`] as of the last input.
+    admit_limit: usize,
 }
 
 impl<B> std::fmt::Debug for NodeCore<B> {
@@ -389,6 +405,10 @@ impl<B: Clone> NodeCore<B> {
             legacy: Legacy::default(),
             legacy_waiting: Vec::new(),
             relay_again: BTreeMap::new(),
+            admission: Admission::new(cfg.admit),
+            relay_delay: Ewma::default(),
+            propose_at: None,
+            admit_limit: cfg.admit.floor,
         };
         let slot = core.slot();
         for msg in restored.iter().filter(|m| m.slot == slot) {
@@ -476,6 +496,7 @@ impl<B: Clone> NodeCore<B> {
             fetching: self.fetcher.len(),
             fetches_in_flight: self.fetcher.in_flight(),
             validating: self.validating.len(),
+            admit_limit: self.admit_limit,
             held: self.held.len(),
             invalid_remembered: self.store().invalid_len(),
             proposed: self.proposed,
@@ -514,10 +535,16 @@ impl<B: Clone> NodeCore<B> {
     /// every [`CoreConfig::probe_interval_ms`]).
     pub fn next_wakeup(&self) -> Option<Millis> {
         let relay = self.relay_again.values().map(|(at, _)| *at).min();
-        [self.scp.next_timeout(), self.fetcher.next_wakeup(), relay]
-            .into_iter()
-            .flatten()
-            .min()
+        let propose = self.propose_at.filter(|_| !self.proposed);
+        [
+            self.scp.next_timeout(),
+            self.fetcher.next_wakeup(),
+            relay,
+            propose,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ------------------------------------------------------------------ inputs
@@ -642,9 +669,24 @@ impl<B: Clone> NodeCore<B> {
         let hash = tx.hash();
         let body = tx.body.clone();
         let slot = self.slot();
+        self.admit_limit = self.admission.limit(now);
+        if !self.store().contains(&hash) && self.held_work() >= self.admit_limit {
+            self.stats.over_capacity += 1;
+            self.stats.not_admitted += 1;
+            return ClientVerdict::Refused(Refusal {
+                code: codes::OVER_CAPACITY,
+                message: format!(
+                    "the node holds {} transactions, {} s of what the network committed \
+                     lately: try again later",
+                    self.held_work(),
+                    self.cfg.admit.drain_ms / 1_000
+                ),
+                permanent: false,
+            });
+        }
         let verdict = match self
             .store_mut()
-            .insert(tx, checked_for, slot, TxOrigin::Client)
+            .insert(tx, checked_for, slot, TxOrigin::Client, now)
         {
             Ok(Inserted::New) => {
                 self.actions.push(Action::Relay(vec![body]));
@@ -680,7 +722,7 @@ impl<B: Clone> NodeCore<B> {
 
     /// Transactions a peer relayed (not validated yet).
     pub fn on_peer_txs(&mut self, txs: Vec<CoreTx<B>>, now: Millis) {
-        self.queue_validation(txs, TxOrigin::Relay);
+        self.queue_validation(txs, TxOrigin::Relay, now);
         self.pump(now);
     }
 
@@ -696,7 +738,7 @@ impl<B: Clone> NodeCore<B> {
     ) {
         let received: Vec<TxHash> = txs.iter().map(CoreTx::hash).collect();
         self.fetcher.answered(id, &received, lacking, deferred, now);
-        self.queue_validation(txs, TxOrigin::Fetch);
+        self.queue_validation(txs, TxOrigin::Fetch, now);
         self.pump(now);
     }
 
@@ -714,7 +756,13 @@ impl<B: Clone> NodeCore<B> {
         let mut recheck = Vec::new();
         for checked in results {
             let hash = checked.tx.hash();
-            let origin = self.validating.remove(&hash).unwrap_or(TxOrigin::Relay);
+            let (origin, queued_at) = self
+                .validating
+                .remove(&hash)
+                .unwrap_or((TxOrigin::Relay, now));
+            if origin == TxOrigin::Relay {
+                self.relay_delay.sample(now.saturating_sub(queued_at));
+            }
             let origin = if self.fetcher.is_wanted(&hash) {
                 TxOrigin::Fetch
             } else {
@@ -726,10 +774,13 @@ impl<B: Clone> NodeCore<B> {
             }
             match checked.outcome {
                 Ok(()) => {
-                    match self
-                        .store_mut()
-                        .insert(checked.tx, checked.checked_for, slot, origin)
-                    {
+                    match self.store_mut().insert(
+                        checked.tx,
+                        checked.checked_for,
+                        slot,
+                        origin,
+                        now,
+                    ) {
                         Ok(_) => arrived.push(hash),
                         Err(NotStored::Refused(r)) => {
                             self.stats.stale += 1;
@@ -755,7 +806,7 @@ impl<B: Clone> NodeCore<B> {
         self.arrived(&arrived, now);
         // Checked against a ledger older than the blocks remembered: check again.
         for (tx, origin) in recheck {
-            self.queue_validation(vec![tx], origin);
+            self.queue_validation(vec![tx], origin, now);
         }
         self.pump(now);
     }
@@ -779,6 +830,7 @@ impl<B: Clone> NodeCore<B> {
             });
         }
         self.store_mut().apply_block(&block);
+        self.admission.on_block(block.included.len(), now);
         if self.busy == Some(Busy::CatchingUp) {
             self.caught_up_blocks += 1;
         }
@@ -893,6 +945,11 @@ impl<B: Clone> NodeCore<B> {
         self.work_since.get_or_insert(now);
     }
 
+    /// Transactions held or on their way in: what admission bounds.
+    fn held_work(&self) -> usize {
+        self.store().len() + self.validating.len()
+    }
+
     /// Wants the hashes of `msg`'s values this node neither holds nor knows invalid;
     /// true when there are some.
     fn want_unknown(&mut self, msg: &Msg<TxSet>, source: Option<&NodeId>, now: Millis) -> bool {
@@ -916,7 +973,7 @@ impl<B: Clone> NodeCore<B> {
         any
     }
 
-    fn queue_validation(&mut self, txs: Vec<CoreTx<B>>, origin: TxOrigin) {
+    fn queue_validation(&mut self, txs: Vec<CoreTx<B>>, origin: TxOrigin, now: Millis) {
         let fresh: Vec<CoreTx<B>> = txs
             .into_iter()
             .filter(|tx| {
@@ -932,7 +989,7 @@ impl<B: Clone> NodeCore<B> {
             .filter(|t| seen.insert(t.hash()))
             .collect();
         for tx in fresh {
-            self.validating.insert(tx.hash(), origin);
+            self.validating.insert(tx.hash(), (origin, now));
             self.to_validate.push_back(tx);
         }
         self.pump_validation();
@@ -972,7 +1029,7 @@ impl<B: Clone> NodeCore<B> {
             }
             let origin = batch
                 .first()
-                .and_then(|t| self.validating.get(&t.hash()).copied())
+                .and_then(|t| self.validating.get(&t.hash()).map(|(o, _)| *o))
                 .unwrap_or(TxOrigin::Relay);
             self.validations_in_flight += batch.len();
             self.stats.validations += batch.len() as u64;
@@ -1002,6 +1059,11 @@ impl<B: Clone> NodeCore<B> {
         }
     }
 
+    /// How long relayed transactions wait for validation, ms (for the admin API).
+    pub fn relay_validation_delay_ms(&self) -> u64 {
+        self.relay_delay.get()
+    }
+
     fn broadcast(&mut self, msgs: Vec<Msg<TxSet>>) {
         for msg in msgs {
             let Some(prev_block_id) = msg.slot.checked_sub(1).and_then(|i| self.block_id(i)) else {
@@ -1020,10 +1082,22 @@ impl<B: Clone> NodeCore<B> {
         {
             return;
         }
-        let hashes = self.store().oldest(self.cfg.max_block_txs);
+        // Nominate what peers have had time to validate: a transaction this node holds
+        // for less than the time relayed transactions wait here for validation has
+        // probably not been validated by the peers yet, and a value naming it is one they
+        // cannot vote for before the round times out (each extra round adds a leader's
+        // value for them to validate). Under light load the wait is a few milliseconds.
+        let settle = self.relay_delay.get().min(self.cfg.nominate_settle_cap_ms);
+        let (hashes, younger) = self
+            .scp
+            .policy()
+            .store()
+            .held_since(now.saturating_sub(settle), self.cfg.max_block_txs);
+        self.propose_at = younger.map(|t| t.saturating_add(settle));
         if hashes.is_empty() {
             return;
         }
+        self.propose_at = None;
         self.proposed = true;
         match self.scp.propose_values(slot, vec![TxSet::new(hashes)], now) {
             Ok(out) => self.broadcast(out),
@@ -1212,6 +1286,7 @@ impl<B: Clone> NodeCore<B> {
     /// What every input ends with: nominate if due, form the block if externalized, send
     /// due fetches, persist changed own messages.
     fn pump(&mut self, now: Millis) {
+        self.admit_limit = self.admission.limit(now);
         self.pump_validation();
         self.feed_legacy_waiting(now);
         self.maybe_propose(now);
@@ -1220,6 +1295,30 @@ impl<B: Clone> NodeCore<B> {
             self.actions.push(Action::Fetch(req));
         }
         self.maybe_persist();
+    }
+}
+
+/// An exponentially weighted moving average of millisecond samples (weight 1/8 each).
+#[derive(Clone, Copy, Debug, Default)]
+struct Ewma {
+    /// The average times 8, so integer steps do not vanish.
+    scaled: u64,
+    any: bool,
+}
+
+impl Ewma {
+    fn sample(&mut self, ms: u64) {
+        let ms = ms.min(u64::MAX / 16);
+        if self.any {
+            self.scaled = self.scaled - self.scaled / 8 + ms;
+        } else {
+            self.scaled = ms * 8;
+            self.any = true;
+        }
+    }
+
+    fn get(&self) -> u64 {
+        self.scaled / 8
     }
 }
 

@@ -3,10 +3,10 @@
 //! [`NodeCore`] holds everything `consensus-service` decides above SCP: the transactions
 //! it holds and nominates ([`store`]), the SCP value and its validity levels ([`value`]),
 //! which missing transactions to fetch from whom and when to retry ([`fetch`]), envelopes
-//! held for later slots ([`held`]), when to form a block, when to catch up, and when a
-//! slot looks stalled. Inputs carry `now`; outputs are [`Action`]s the caller performs
-//! (sign and broadcast, fetch, validate, relay, form and append a block, catch up, probe
-//! peers' heights, persist SCP state, log a notice). It reads no clock, spawns nothing and
+//! held for later slots ([`held`]), how much clients may add ([`admit`]), when to form a
+//! block, when to catch up, and when a slot looks stalled. Inputs carry `now`; outputs
+//! are [`Action`]s the caller performs (sign and broadcast, fetch, validate, relay, form
+//! and append a block, catch up, probe peers' heights, persist SCP state, log a notice). It reads no clock, spawns nothing and
 //! does no IO, so the same code runs under the tokio shell of `mcnode-consensus` and in
 //! the deterministic whole-node simulator of `mcnode-testkit`.
 //!
@@ -29,6 +29,7 @@
 //! envelopes by senders x [`CoreConfig::max_slots_ahead`] x 2, validation requests by
 //! [`CoreConfig::validate_batch`] transactions each.
 
+pub mod admit;
 pub mod config;
 mod core;
 pub mod fetch;
@@ -41,6 +42,7 @@ pub use crate::core::{
     validity_at, Action, ClientVerdict, CoreError, CoreStats, CoreStatus, HeardMember, Legacy,
     NodeCore, Notice, StallReport,
 };
+pub use admit::{Admission, AdmitConfig};
 pub use config::{ConfigError, CoreConfig};
 pub use fetch::{FetchConfig, FetchRequest, FetchStats};
 pub use store::{StoreLimits, TxStore};

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use crate::types::{codes, AppendedBlock, CoreTx, Refusal, TxHash, TxOrigin};
+use crate::types::{codes, AppendedBlock, CoreTx, Millis, Refusal, TxHash, TxOrigin};
 
 /// Blocks whose key images and output keys are remembered.
 pub const RECENT_BLOCKS: usize = 64;
@@ -73,6 +73,8 @@ pub enum NotStored {
 struct Entry<B> {
     tx: CoreTx<B>,
     seq: u64,
+    /// When it entered the store (ms of the caller's clock).
+    held_at: Millis,
 }
 
 struct RecentBlock {
@@ -194,14 +196,32 @@ impl<B> TxStore<B> {
         self.order.values().take(max).copied().collect()
     }
 
+    /// Up to `max` transactions held since `cutoff` or before, oldest first; and when the
+    /// first younger one entered, if any.
+    pub fn held_since(&self, cutoff: Millis, max: usize) -> (Vec<TxHash>, Option<Millis>) {
+        let mut out = Vec::new();
+        for h in self.order.values() {
+            let Some(e) = self.txs.get(h) else { continue };
+            if e.held_at > cutoff {
+                return (out, Some(e.held_at));
+            }
+            if out.len() == max {
+                break;
+            }
+            out.push(*h);
+        }
+        (out, None)
+    }
+
     /// Takes `tx`, validated against the ledger as it was when block `checked_for` was
-    /// next, into the store while block `next_block` is next.
+    /// next, into the store at `now` while block `next_block` is next.
     pub fn insert(
         &mut self,
         tx: CoreTx<B>,
         checked_for: u64,
         next_block: u64,
         origin: TxOrigin,
+        now: Millis,
     ) -> Result<Inserted, NotStored> {
         let hash = tx.hash();
         if self.txs.contains_key(&hash) {
@@ -245,7 +265,14 @@ impl<B> TxStore<B> {
             .or_default()
             .push(hash);
         self.order.insert(seq, hash);
-        self.txs.insert(hash, Entry { tx, seq });
+        self.txs.insert(
+            hash,
+            Entry {
+                tx,
+                seq,
+                held_at: now,
+            },
+        );
         Ok(Inserted::New)
     }
 
@@ -418,16 +445,16 @@ mod tests {
         // Block 5 holds tx 1 (key image 1).
         s.apply_block(&block(5, &[1], &[1], &[1]));
         // A copy of tx 1 validated while block 5 was next comes back now that 6 is next.
-        let err = s.insert(tx(1, &[1], &[1], 50), 5, 6, TxOrigin::Relay);
+        let err = s.insert(tx(1, &[1], &[1], 50), 5, 6, TxOrigin::Relay, 0);
         assert!(matches!(err, Err(NotStored::Refused(r)) if r.code == codes::KEY_IMAGE_SPENT));
         // One checked for block 6 (after the append) is taken.
         assert_eq!(
-            s.insert(tx(2, &[2], &[2], 50), 5, 6, TxOrigin::Relay),
+            s.insert(tx(2, &[2], &[2], 50), 5, 6, TxOrigin::Relay, 0),
             Ok(Inserted::New)
         );
         // Checked against a ledger older than the remembered blocks: check again.
         assert_eq!(
-            s.insert(tx(3, &[3], &[3], 50), 2, 6, TxOrigin::Client),
+            s.insert(tx(3, &[3], &[3], 50), 2, 6, TxOrigin::Client, 0),
             Err(NotStored::Recheck)
         );
     }
@@ -440,24 +467,24 @@ mod tests {
         });
         for n in 1..=2 {
             assert_eq!(
-                s.insert(tx(n, &[n], &[n], 50), 1, 1, TxOrigin::Client),
+                s.insert(tx(n, &[n], &[n], 50), 1, 1, TxOrigin::Client, 0),
                 Ok(Inserted::New)
             );
         }
         assert!(matches!(
-            s.insert(tx(3, &[3], &[3], 50), 1, 1, TxOrigin::Relay),
+            s.insert(tx(3, &[3], &[3], 50), 1, 1, TxOrigin::Relay, 0),
             Err(NotStored::Full { limit: 2, .. })
         ));
         assert_eq!(
-            s.insert(tx(3, &[3], &[3], 50), 1, 1, TxOrigin::Fetch),
+            s.insert(tx(3, &[3], &[3], 50), 1, 1, TxOrigin::Fetch, 0),
             Ok(Inserted::New)
         );
         assert!(matches!(
-            s.insert(tx(4, &[4], &[4], 50), 1, 1, TxOrigin::Fetch),
+            s.insert(tx(4, &[4], &[4], 50), 1, 1, TxOrigin::Fetch, 0),
             Err(NotStored::Full { limit: 3, .. })
         ));
         assert_eq!(
-            s.insert(tx(1, &[1], &[1], 50), 1, 1, TxOrigin::Client),
+            s.insert(tx(1, &[1], &[1], 50), 1, 1, TxOrigin::Client, 0),
             Ok(Inserted::Known)
         );
         assert_eq!(s.oldest(10), vec![[1; 32], [2; 32], [3; 32]]);
@@ -466,13 +493,13 @@ mod tests {
     #[test]
     fn a_block_removes_what_it_holds_conflicts_and_expired() {
         let mut s = TxStore::new(StoreLimits::default());
-        s.insert(tx(1, &[1], &[1], 50), 1, 1, TxOrigin::Client)
+        s.insert(tx(1, &[1], &[1], 50), 1, 1, TxOrigin::Client, 0)
             .unwrap();
-        s.insert(tx(2, &[1], &[2], 50), 1, 1, TxOrigin::Client)
+        s.insert(tx(2, &[1], &[2], 50), 1, 1, TxOrigin::Client, 0)
             .unwrap(); // double spend of 1
-        s.insert(tx(3, &[3], &[3], 3), 1, 1, TxOrigin::Client)
+        s.insert(tx(3, &[3], &[3], 3), 1, 1, TxOrigin::Client, 0)
             .unwrap(); // expires at 3
-        s.insert(tx(4, &[4], &[4], 50), 1, 1, TxOrigin::Client)
+        s.insert(tx(4, &[4], &[4], 50), 1, 1, TxOrigin::Client, 0)
             .unwrap();
         assert_eq!(s.apply_block(&block(2, &[1], &[1], &[1])), 3);
         assert_eq!(s.oldest(10), vec![[4; 32]]);
@@ -487,7 +514,7 @@ mod tests {
     #[test]
     fn expired_on_arrival_is_refused_permanently() {
         let mut s = TxStore::new(StoreLimits::default());
-        let err = s.insert(tx(1, &[1], &[1], 7), 7, 7, TxOrigin::Client);
+        let err = s.insert(tx(1, &[1], &[1], 7), 7, 7, TxOrigin::Client, 0);
         assert!(
             matches!(err, Err(NotStored::Refused(r)) if r.code == codes::TOMBSTONE_EXPIRED && r.permanent)
         );

@@ -454,3 +454,103 @@ fn txs_the_slot_waits_for_jump_the_validation_queue() {
     );
     assert_eq!(next[0].len(), 4);
 }
+
+#[test]
+fn clients_are_refused_beyond_what_the_network_commits_in_the_drain_time() {
+    let mut cfg = CoreConfig::default();
+    cfg.admit.floor = 10;
+    cfg.admit.window_ms = 1_000;
+    cfg.admit.drain_ms = 5_000;
+    let mut c = core(cfg);
+    for n in 1..=10 {
+        let v = c.on_client_tx(tx(n, 10, &[n], &[n], 50), 1, 10);
+        assert_eq!(v, ClientVerdict::Accepted, "tx {n}");
+    }
+    assert_eq!(c.status().admit_limit, 10);
+    let v = c.on_client_tx(tx(11, 10, &[11], &[11], 50), 1, 11);
+    assert!(
+        matches!(&v, ClientVerdict::Refused(r) if r.code == codes::OVER_CAPACITY && !r.permanent),
+        "{v:?}"
+    );
+    // A resubmission of a held transaction is still answered as accepted.
+    assert_eq!(
+        c.on_client_tx(tx(3, 10, &[3], &[3], 50), 1, 12),
+        ClientVerdict::Accepted
+    );
+    // Relayed transactions were admitted by a peer: they are validated all the same.
+    c.on_peer_txs(vec![tx(12, 10, &[12], &[12], 50)], 13);
+    assert_eq!(validations(&c.take_actions()).concat().len(), 1);
+    // The network commits the ten in one block within the 1 s window: 10 tx/s, so 50
+    // may be held for the 5 s drain time.
+    c.on_block_appended(
+        AppendedBlock {
+            index: 1,
+            id: [1; 32],
+            parent_id: GENESIS,
+            key_images: (1..=10).map(|n| [n; 32]).collect(),
+            output_keys: (1..=10).map(|n| [n; 32]).collect(),
+            included: (1..=10).map(h).collect(),
+            dropped: vec![],
+        },
+        500,
+    )
+    .unwrap();
+    assert_eq!(c.status().admit_limit, 50);
+    for n in 20..60 {
+        let v = c.on_client_tx(tx(n, 10, &[n], &[n], 50), 2, 600);
+        assert_eq!(v, ClientVerdict::Accepted, "tx {n}");
+    }
+    // 40 new plus the relayed one being validated: 41 held, below 50.
+    assert_eq!(c.status().pending + c.status().validating, 41);
+    // Once the block has left the window, the floor is all that is left.
+    c.tick(1_600);
+    let v = c.on_client_tx(tx(70, 10, &[70], &[70], 50), 2, 1_600);
+    assert!(
+        matches!(&v, ClientVerdict::Refused(r) if r.code == codes::OVER_CAPACITY),
+        "{v:?}"
+    );
+    assert_eq!(c.status().admit_limit, 10);
+}
+
+#[test]
+fn a_node_nominates_only_what_peers_had_time_to_validate() {
+    let mut c = core(CoreConfig::default());
+    // Relayed transactions wait 400 ms here before they are validated.
+    c.on_peer_txs(
+        vec![tx(1, 10, &[1], &[1], 50), tx(2, 10, &[2], &[2], 50)],
+        0,
+    );
+    let v = validations(&c.take_actions()).concat();
+    assert_eq!(v.len(), 2);
+    c.on_validated(valid(v), 400);
+    assert_eq!(c.relay_validation_delay_ms(), 400);
+    // Held since 400 ms: not nominated at once, but 400 ms later.
+    assert!(!c.status().proposed);
+    assert_eq!(c.next_wakeup(), Some(800));
+    // A client's transaction at 600 ms waits for its own 400 ms.
+    assert_eq!(
+        c.on_client_tx(tx(3, 10, &[3], &[3], 50), 1, 600),
+        ClientVerdict::Accepted
+    );
+    assert!(!c.status().proposed);
+    c.tick(799);
+    assert!(!c.status().proposed);
+    c.tick(800);
+    assert!(c.status().proposed, "nominated at 800 ms");
+    let (old_enough, younger) = c.store().held_since(800 - 400, 10);
+    assert_eq!((old_enough, younger), (vec![h(1), h(2)], Some(600)));
+}
+
+#[test]
+fn with_fast_validation_a_client_tx_is_nominated_at_once() {
+    let mut c = core(CoreConfig::default());
+    c.on_peer_txs(vec![tx(1, 10, &[1], &[1], 50)], 0);
+    let v = validations(&c.take_actions()).concat();
+    c.on_validated(valid(v), 0);
+    assert!(c.status().proposed);
+    assert_eq!(c.relay_validation_delay_ms(), 0);
+    assert_eq!(
+        c.on_client_tx(tx(2, 10, &[2], &[2], 50), 1, 5),
+        ClientVerdict::Accepted
+    );
+}

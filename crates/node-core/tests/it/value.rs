@@ -9,7 +9,7 @@ use crate::{h, tx};
 fn store_with(txs: &[mcnode_node_core::CoreTx<u8>]) -> TxStore<u8> {
     let mut s = TxStore::new(StoreLimits::default());
     for t in txs {
-        s.insert(t.clone(), 1, 1, TxOrigin::Client).unwrap();
+        s.insert(t.clone(), 1, 1, TxOrigin::Client, 0).unwrap();
     }
     s
 }
@@ -91,7 +91,7 @@ proptest! {
         let mut s = TxStore::new(StoreLimits::default());
         let mut hashes = Vec::new();
         for (n, fee, ki, out) in &txs {
-            let _ = s.insert(tx(*n, *fee, &[*ki], &[*out, out.wrapping_add(100)], 100), 1, 1, TxOrigin::Fetch);
+            let _ = s.insert(tx(*n, *fee, &[*ki], &[*out, out.wrapping_add(100)], 100), 1, 1, TxOrigin::Fetch, 0);
             hashes.push(h(*n));
         }
         let p = TxSetPolicy::new(s, cap);
