@@ -37,6 +37,7 @@ use serde::Serialize;
 use crate::{
     config::{ConfigError, CoreConfig},
     fetch::{FetchRequest, FetchStats, Fetcher},
+    health::{QuorumHealth, QuorumHealthReport},
     held::Held,
     store::{Inserted, NotStored, TxStore},
     types::{
@@ -330,6 +331,8 @@ pub struct NodeCore<B> {
     legacy_waiting: Vec<Envelope>,
     /// Client transactions to relay again while they are pending: when, and the wait after.
     relay_again: BTreeMap<TxHash, (Millis, u64)>,
+    /// What each quorum member did in the recent slots.
+    health: QuorumHealth,
 }
 
 impl<B> std::fmt::Debug for NodeCore<B> {
@@ -360,6 +363,7 @@ impl<B: Clone> NodeCore<B> {
         let policy = TxSetPolicy::new(TxStore::new(cfg.limits), cfg.max_block_txs);
         let scp = Node::new(local.clone(), quorum_set.clone(), policy, cfg.scp)?;
         let peers: Vec<NodeId> = peers.into_iter().filter(|p| *p != local).collect();
+        let health = QuorumHealth::new(local.clone(), quorum_set.clone(), tip.index + 1);
         let mut core = Self {
             cfg,
             quorum_set,
@@ -389,6 +393,7 @@ impl<B: Clone> NodeCore<B> {
             legacy: Legacy::default(),
             legacy_waiting: Vec::new(),
             relay_again: BTreeMap::new(),
+            health,
         };
         let slot = core.slot();
         for msg in restored.iter().filter(|m| m.slot == slot) {
@@ -491,6 +496,12 @@ impl<B: Clone> NodeCore<B> {
         self.heard.iter().map(|(n, (s, t))| (n, *s, *t))
     }
 
+    /// Each quorum member's state in the recent slots and the v-blocking distance, at
+    /// `now` (see [`crate::health`]).
+    pub fn quorum_health(&self, now: Millis) -> QuorumHealthReport {
+        self.health.report(now)
+    }
+
     /// The heights (numbers of blocks) peers are known to have.
     pub fn peer_heights(&self) -> &BTreeMap<NodeId, u64> {
         &self.peer_heights
@@ -528,7 +539,7 @@ impl<B: Clone> NodeCore<B> {
     pub fn tick(&mut self, now: Millis) {
         if self.scp.next_timeout().is_some_and(|t| t <= now) {
             let out = self.scp.process_timeouts(now);
-            self.broadcast(out);
+            self.broadcast(out, now);
         }
         self.maybe_catch_up(now);
         self.check_stall(now);
@@ -569,6 +580,13 @@ impl<B: Clone> NodeCore<B> {
 
     /// A peer's SCP envelope, signature verified by the shell.
     pub fn on_envelope(&mut self, env: Envelope, now: Millis) -> Disposition {
+        let parent_matches = env
+            .msg
+            .slot
+            .checked_sub(1)
+            .and_then(|i| self.block_id(i))
+            .map(|id| id == env.prev_block_id);
+        self.health.on_message(&env.msg, parent_matches, now);
         let d = self.envelope(env, now);
         *self.stats.envelopes.entry(d.as_str()).or_default() += 1;
         self.pump(now);
@@ -623,7 +641,7 @@ impl<B: Clone> NodeCore<B> {
     fn feed(&mut self, env: Envelope, waiting: bool, now: Millis) -> Disposition {
         match self.scp.handle_message(&env.msg, now) {
             Ok(out) => {
-                self.broadcast(out);
+                self.broadcast(out, now);
                 if waiting {
                     Disposition::Waiting
                 } else {
@@ -786,6 +804,8 @@ impl<B: Clone> NodeCore<B> {
             self.fetcher.resolved(h);
         }
         self.stats.blocks += 1;
+        self.health.on_decided(block.index, None, now);
+        self.health.on_slot(block.index + 1);
         self.tip = Tip {
             index: block.index,
             id: block.id,
@@ -998,15 +1018,16 @@ impl<B: Clone> NodeCore<B> {
         if waited && self.scp.externalized(slot).is_none() {
             self.stats.revalidations += 1;
             let out = self.scp.revalidate(slot, now);
-            self.broadcast(out);
+            self.broadcast(out, now);
         }
     }
 
-    fn broadcast(&mut self, msgs: Vec<Msg<TxSet>>) {
+    fn broadcast(&mut self, msgs: Vec<Msg<TxSet>>, now: Millis) {
         for msg in msgs {
             let Some(prev_block_id) = msg.slot.checked_sub(1).and_then(|i| self.block_id(i)) else {
                 continue;
             };
+            self.health.on_own_message(msg.slot, now);
             self.actions.push(Action::Broadcast { msg, prev_block_id });
         }
     }
@@ -1026,7 +1047,7 @@ impl<B: Clone> NodeCore<B> {
         }
         self.proposed = true;
         match self.scp.propose_values(slot, vec![TxSet::new(hashes)], now) {
-            Ok(out) => self.broadcast(out),
+            Ok(out) => self.broadcast(out, now),
             // Every held transaction is valid; only a purged slot refuses (not reached).
             Err(_) => self.proposed = false,
         }
@@ -1212,6 +1233,12 @@ impl<B: Clone> NodeCore<B> {
     /// What every input ends with: nominate if due, form the block if externalized, send
     /// due fetches, persist changed own messages.
     fn pump(&mut self, now: Millis) {
+        let slot = self.slot();
+        if !self.health.is_decided(slot) {
+            if let Some(value) = self.scp.externalized(slot) {
+                self.health.on_decided(slot, Some(value), now);
+            }
+        }
         self.pump_validation();
         self.feed_legacy_waiting(now);
         self.maybe_propose(now);
