@@ -103,7 +103,8 @@ input[type=text] { font: inherit; padding: .3rem .5rem; min-width: 24rem; max-wi
 button { font: inherit; padding: .3rem .9rem; cursor: pointer; }
 footer { color: var(--muted); padding: 0 1.2rem 1rem; font-size: .85rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(17rem, 1fr)); gap: 1rem; }
-.chart h3 { font-size: .9rem; margin: 0 0 .2rem; display: flex; justify-content: space-between; }
+.chart h3 { font-size: .9rem; margin: 0 0 .2rem; display: flex; justify-content: space-between;
+  gap: .6rem; }
 .chart h3 .now { font-weight: 700; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart .axis { stroke: var(--line); stroke-width: 1; }
@@ -111,6 +112,7 @@ footer { color: var(--muted); padding: 0 1.2rem 1rem; font-size: .85rem; }
 .chart .bar { fill: #0969da; }
 .chart .line { fill: none; stroke: #0969da; stroke-width: 1.6; stroke-linejoin: round; }
 .chart .max { fill: none; stroke: #bf8700; stroke-width: 1; stroke-dasharray: 3 2; }
+.chart .dot { fill: #0969da; stroke: none; } .chart .dot.max { fill: #bf8700; }
 .chart text { font-size: 9px; fill: var(--muted); font-family: system-ui, sans-serif; }
 .chart .legend { font-size: .75rem; color: var(--muted); margin: .1rem 0 0; }
 .slots { display: flex; gap: 2px; }
@@ -487,14 +489,15 @@ fn fmt_value(v: f64) -> String {
 }
 
 /// One small chart as inline SVG: `points` (one per minute, oldest first) drawn as bars
-/// or a line, `dashed` as a second, dashed line (e.g. a maximum).
+/// or a line; `dashed` names the first series and draws a second one as a dashed line
+/// (e.g. the mean and the maximum).
 fn chart(
     id: &str,
     title: &str,
     unit: &str,
     shape: Shape,
     points: &[Option<f64>],
-    dashed: Option<(&str, &[Option<f64>])>,
+    dashed: Option<(&str, &str, &[Option<f64>])>,
 ) -> String {
     const W: f64 = 300.0;
     const H: f64 = 90.0;
@@ -505,7 +508,7 @@ fn chart(
     let plot_h = H - TOP - BOTTOM;
     let all = points
         .iter()
-        .chain(dashed.map_or(&[][..], |(_, d)| d).iter())
+        .chain(dashed.map_or(&[][..], |(_, _, d)| d).iter())
         .flatten()
         .copied()
         .filter(|v| v.is_finite());
@@ -537,27 +540,28 @@ fn chart(
     let polyline = |values: &[Option<f64>], class: &str| {
         // One polyline per run of minutes with data.
         let mut out = String::new();
-        let mut run: Vec<String> = Vec::new();
-        let flush = |run: &mut Vec<String>, out: &mut String| {
-            if run.len() == 1 {
-                // A lone point: a short flat segment so it shows.
-                let p = run[0].clone();
-                let (px, py) = p.split_once(',').unwrap_or(("0", "0"));
-                let px: f64 = px.parse().unwrap_or(0.0);
-                run.push(format!("{:.1},{py}", px + step * 0.8));
-            }
-            if !run.is_empty() {
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        let flush = |run: &mut Vec<(f64, f64)>, out: &mut String| {
+            if let [(px, py)] = run[..] {
+                // A lone point: a dot, so it shows.
+                let _ = write!(
+                    out,
+                    "<circle class=\"dot {class}\" cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"2\"/>"
+                );
+            } else if !run.is_empty() {
+                let points: Vec<String> =
+                    run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
                 let _ = write!(
                     out,
                     "<polyline class=\"{class}\" points=\"{}\"/>",
-                    run.join(" ")
+                    points.join(" ")
                 );
             }
             run.clear();
         };
         for (i, v) in values.iter().enumerate() {
             match v.filter(|v| v.is_finite()) {
-                Some(v) => run.push(format!("{:.1},{:.1}", x(i) + step / 2.0, y(v))),
+                Some(v) => run.push((x(i) + step / 2.0, y(v))),
                 None => flush(&mut run, &mut out),
             }
         }
@@ -582,12 +586,14 @@ fn chart(
         }
         Shape::Line => svg.push_str(&polyline(points, "line")),
     }
-    if let Some((_, d)) = dashed {
+    if let Some((_, _, d)) = dashed {
         svg.push_str(&polyline(d, "max"));
     }
     svg.push_str("</svg>");
     let legend = match dashed {
-        Some((label, _)) => format!("<p class=\"legend\">solid: {unit}; dashed: {label}</p>"),
+        Some((solid, label, _)) => {
+            format!("<p class=\"legend\">solid: {solid}; dashed: {label}</p>")
+        }
         None => String::new(),
     };
     format!(
@@ -634,7 +640,7 @@ fn charts_section(history: Result<&History, &String>) -> String {
         "s",
         Shape::Line,
         &latency,
-        Some(("the slowest", &latency_max)),
+        Some(("mean", "slowest", &latency_max)),
     ));
     out.push_str(&chart(
         "chart-pending",
@@ -768,6 +774,7 @@ fn human_seconds(seconds: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -835,6 +842,72 @@ mod tests {
         ] {
             assert_eq!(human_seconds(s), want, "{s}");
         }
+    }
+
+    #[test]
+    fn nice_ceiling_table() {
+        for (v, want) in [
+            (0.0, 1.0),
+            (f64::NAN, 1.0),
+            (0.3, 0.5),
+            (1.0, 1.0),
+            (1.2, 2.0),
+            (3.0, 5.0),
+            (7.0, 10.0),
+            (42.0, 50.0),
+            (180.0, 200.0),
+        ] {
+            assert!(
+                (nice_ceiling(v) - want).abs() < 1e-9,
+                "{v}: {}",
+                nice_ceiling(v)
+            );
+        }
+    }
+
+    #[test]
+    fn history_folds_into_the_last_sixty_minutes() {
+        use mcnode_api::admin::HistorySample;
+        // 90 minutes of samples, one block per 10 s: the first 30 minutes fall off.
+        let samples = (0..540u64)
+            .map(|i| HistorySample {
+                start_unix: 1_800_000_000 + i * 10,
+                blocks: 1,
+                latency_count: 1,
+                latency_sum_seconds: 0.5,
+                latency_max_seconds: 0.5 + (i % 6) as f64,
+                pending_values: i % 6,
+                peers_heard: 2 + i % 2,
+                ..HistorySample::default()
+            })
+            .collect();
+        let h = History {
+            format: 1,
+            interval_seconds: 10,
+            samples,
+        };
+        let m = per_minute(&h);
+        assert_eq!(m.len(), CHART_MINUTES);
+        let last = m[CHART_MINUTES - 1].unwrap();
+        assert_eq!(last.blocks, 6.0);
+        assert_eq!(last.latency_count, 6.0);
+        assert_eq!(last.latency_max, 5.5);
+        assert_eq!(last.pending, 5.0);
+        assert_eq!(last.peers, 3.0);
+        assert!(m.iter().all(Option::is_some));
+        // A young node: only the last minutes have data.
+        let h = History {
+            format: 1,
+            interval_seconds: 10,
+            samples: h.samples[..12].to_vec(),
+        };
+        let m = per_minute(&h);
+        assert_eq!(m.iter().filter(|x| x.is_some()).count(), 2);
+        assert!(m[CHART_MINUTES - 1].is_some() && m[0].is_none());
+        let svg = chart("c", "t", "u", Shape::Line, &[None, Some(1.0), None], None);
+        assert!(svg.contains("<circle class=\"dot line\""), "{svg}");
+        let html = charts_section(Err(&"GetHistory not served".to_string()));
+        assert!(html.contains("No history: GetHistory not served"), "{html}");
     }
 
     #[test]
