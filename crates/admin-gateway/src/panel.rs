@@ -105,7 +105,7 @@ footer { color: var(--muted); padding: 0 1.2rem 1rem; font-size: .85rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(17rem, 1fr)); gap: 1rem; }
 .chart h3 { font-size: .9rem; margin: 0 0 .2rem; display: flex; justify-content: space-between;
   gap: .6rem; }
-.chart h3 .now { font-weight: 700; }
+.chart h3 .now { font-weight: 700; white-space: nowrap; }
 .chart svg { width: 100%; height: auto; display: block; }
 .chart .axis { stroke: var(--line); stroke-width: 1; }
 .chart .grid { stroke: #eaeef2; stroke-width: 1; }
@@ -478,6 +478,15 @@ enum Shape {
     Line,
 }
 
+/// `3 blocks`, `1 block`, `0.80 s`.
+fn with_unit(v: f64, unit: &str) -> String {
+    let unit = match unit.strip_suffix('s') {
+        Some(one) if v == 1.0 && !one.is_empty() => one,
+        _ => unit,
+    };
+    format!("{} {unit}", fmt_value(v))
+}
+
 fn fmt_value(v: f64) -> String {
     if v == 0.0 || v.abs() >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
@@ -574,12 +583,12 @@ fn chart(
                 if let Some(v) = v.filter(|v| *v > 0.0 && v.is_finite()) {
                     let _ = write!(
                         svg,
-                        "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{} {unit}</title></rect>",
+                        "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}</title></rect>",
                         x(i) + 0.5,
                         y(v),
                         (step - 1.0).max(0.5),
                         TOP + plot_h - y(v),
-                        fmt_value(v)
+                        with_unit(v, unit)
                     );
                 }
             }
@@ -599,7 +608,7 @@ fn chart(
     format!(
         "<div class=\"card chart\" id=\"{id}\"><h3><span>{title}</span>\
          <span class=\"now\">{}</span></h3>{svg}{legend}</div>",
-        now.map_or_else(|| "–".to_string(), |v| format!("{} {unit}", fmt_value(v)))
+        now.map_or_else(|| "–".to_string(), |v| with_unit(v, unit))
     )
 }
 
