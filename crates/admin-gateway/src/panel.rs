@@ -372,7 +372,10 @@ fn quorum_health_section(health: Option<&QuorumHealthInfo>) -> String {
          </tr></thead><tbody>",
     );
     for m in &h.members {
-        let badge = state_badge(m.state);
+        let (badge, state) = match m.state {
+            Some(s) => (state_badge(s), s.as_str()),
+            None => ("warn", "no slot yet"),
+        };
         let row = match badge {
             "ok" => "health-up",
             "warn" => "health-stale",
@@ -398,7 +401,6 @@ fn quorum_health_section(health: Option<&QuorumHealthInfo>) -> String {
              <td><span class=\"badge {badge}\">{state}</span></td><td>{up}</td>\
              <td>{slot}</td><td>{last}</td><td>{recent}</td></tr>",
             node = escape(&m.responder_id),
-            state = m.state.as_str(),
             up = if m.up { "yes" } else { "no" },
             slot = m
                 .state_slot

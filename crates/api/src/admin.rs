@@ -93,12 +93,15 @@ impl QuorumMemberState {
 pub struct QuorumMemberHealth {
     /// Its responder id (its name in `network.toml`).
     pub responder_id: String,
-    /// Its state in the last slot the node decided (`missing` before any).
-    pub state: QuorumMemberState,
+    /// Its state in the last slot the node decided (`null` before the node decided any
+    /// slot since it started).
+    pub state: Option<QuorumMemberState>,
     /// That slot.
     pub state_slot: Option<u64>,
     /// Whether it sent SCP messages for the slot being agreed (on a quiet network, and
-    /// in the first 2 s of a slot, a member that agreed on the last slot counts too).
+    /// in the first 2 s of a slot, a member that agreed on the last slot counts too;
+    /// before the node decided any slot, one that answered a height probe in the last
+    /// 10 s).
     pub up: bool,
     /// The slot of its last SCP message.
     pub last_slot: Option<u64>,
@@ -359,7 +362,7 @@ mod tests {
             v_blocking_distance: Some(1),
             members: vec![QuorumMemberHealth {
                 responder_id: "node1:8443".into(),
-                state: QuorumMemberState::Missing,
+                state: Some(QuorumMemberState::Missing),
                 state_slot: Some(7),
                 up: false,
                 last_slot: Some(5),

@@ -219,7 +219,7 @@ pub fn quorum_health_info(r: &QuorumHealthReport) -> QuorumHealthInfo {
             .iter()
             .map(|m| QuorumMemberHealth {
                 responder_id: m.node.clone(),
-                state: member_state(m.state),
+                state: m.state.map(member_state),
                 state_slot: m.state_slot,
                 up: m.up,
                 last_slot: m.last_slot,

@@ -591,7 +591,7 @@ impl Metrics {
                         node: m.node.clone(),
                         state: StateValue(state),
                     })
-                    .set(i64::from(m.state == state));
+                    .set(i64::from(m.state == Some(state)));
             }
             let node = NodeLabel {
                 node: m.node.clone(),

@@ -872,6 +872,7 @@ impl<B: Clone> NodeCore<B> {
     pub fn on_peer_heights(&mut self, heights: &[(NodeId, u64)], now: Millis) {
         for (peer, h) in heights {
             self.peer_height(peer, *h);
+            self.health.on_answered(peer, now);
         }
         self.maybe_catch_up(now);
         self.pump(now);

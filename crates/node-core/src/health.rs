@@ -18,7 +18,9 @@
 //! A member is **up** when it sent SCP messages for the current slot (the one being
 //! agreed). SCP is silent between transactions, so until the current slot begins (no
 //! message about it from anyone, this node included), and for [`UP_GRACE_MS`] after it
-//! begins, a member that agreed on the last decided slot counts as up as well.
+//! begins, a member that agreed on the last decided slot counts as up as well; before
+//! this node decided any slot since it started, one that answered a height probe in the
+//! last [`ANSWERED_WITHIN_MS`] does.
 //!
 //! The **v-blocking distance** ([`v_blocking_distance`]) is how many more quorum members
 //! must fail for the rest to be unable to form one of this node's slices, counting the
@@ -40,6 +42,9 @@ use crate::{
     value::TxSet,
 };
 
+/// Before this node decided any slot since it started, how recent a member's answer to
+/// a height probe must be for it to count as up on a quiet network, ms.
+pub const ANSWERED_WITHIN_MS: Millis = 10_000;
 /// Decided slots reported (and remembered).
 pub const HEALTH_SLOTS: usize = 10;
 /// Slots past the current one recorded (messages for later ones only date the member).
@@ -91,8 +96,9 @@ pub struct SlotState {
 pub struct MemberHealth {
     /// The member (its responder id, as the quorum set names it).
     pub node: String,
-    /// Its state in the last slot this node decided (`missing` before any).
-    pub state: MemberState,
+    /// Its state in the last slot this node decided (`None` before this node decided
+    /// any slot since it started).
+    pub state: Option<MemberState>,
     /// The slot `state` is about (`None` before this node decided any slot).
     pub state_slot: Option<SlotIndex>,
     /// Whether it sent SCP messages for the current slot (see the module docs).
@@ -149,6 +155,8 @@ pub struct QuorumHealth {
     slots: BTreeMap<SlotIndex, SlotRecord>,
     /// Each member's latest message: its slot and when.
     last: BTreeMap<NodeId, (SlotIndex, Millis)>,
+    /// When each member last answered a height probe.
+    answered: BTreeMap<NodeId, Millis>,
 }
 
 impl QuorumHealth {
@@ -166,6 +174,7 @@ impl QuorumHealth {
             current,
             slots: BTreeMap::new(),
             last: BTreeMap::new(),
+            answered: BTreeMap::new(),
         }
     }
 
@@ -214,6 +223,13 @@ impl QuorumHealth {
         });
         if committed.is_some() {
             heard.committed = committed;
+        }
+    }
+
+    /// `member` answered a height probe (it is running, whatever its SCP messages say).
+    pub fn on_answered(&mut self, member: &NodeId, now: Millis) {
+        if self.members.contains(member) {
+            self.answered.insert(member.clone(), now);
         }
     }
 
@@ -294,7 +310,16 @@ impl QuorumHealth {
         let quiet = current
             .and_then(|r| r.begun)
             .is_none_or(|begun| now.saturating_sub(begun) < UP_GRACE_MS);
-        quiet && last_decided.is_some_and(|s| self.state_in(member, s) == MemberState::Agree)
+        quiet
+            && match last_decided {
+                Some(s) => self.state_in(member, s) == MemberState::Agree,
+                // Nothing decided since start (a restart on a quiet network): a member
+                // that answers height probes is taken as up until a slot says more.
+                None => self
+                    .answered
+                    .get(member)
+                    .is_some_and(|at| now.saturating_sub(*at) <= ANSWERED_WITHIN_MS),
+            }
     }
 
     /// Every member's state, and the v-blocking distance, at `now`.
@@ -322,7 +347,7 @@ impl QuorumHealth {
                 let last = self.last.get(m);
                 MemberHealth {
                     node: m.to_string(),
-                    state: recent.first().map_or(MemberState::Missing, |s| s.state),
+                    state: recent.first().map(|s| s.state),
                     state_slot: last_decided,
                     up: self.is_up(m, last_decided, now),
                     last_slot: last.map(|(s, _)| *s),
@@ -520,7 +545,7 @@ mod tests {
     fn states(r: &QuorumHealthReport) -> Vec<(&str, MemberState, bool)> {
         r.members
             .iter()
-            .map(|m| (m.node.as_str(), m.state, m.up))
+            .map(|m| (m.node.as_str(), m.state.unwrap(), m.up))
             .collect()
     }
 
@@ -618,12 +643,12 @@ mod tests {
             h.on_message(&msg(m, 7, prepare(4)), Some(true), 62_200);
         }
         let r = h.report(70_000);
-        assert_eq!(r.members[2].state, MemberState::Missing);
+        assert_eq!(r.members[2].state, Some(MemberState::Missing));
         assert!(r.members[2].up);
         assert_eq!(r.v_blocking_distance, Some(2));
         h.on_decided(7, Some(&value(4)), 70_100);
         h.on_slot(8);
-        assert_eq!(h.report(70_200).members[2].state, MemberState::Agree);
+        assert_eq!(h.report(70_200).members[2].state, Some(MemberState::Agree));
     }
 
     #[test]
@@ -637,8 +662,29 @@ mod tests {
         h.on_message(&msg("stranger", 6, nominate(1)), Some(true), 300);
         let r = h.report(400);
         assert_eq!(r.members.len(), 3);
-        assert_eq!(r.members[0].state, MemberState::Disagree);
+        assert_eq!(r.members[0].state, Some(MemberState::Disagree));
         assert!(!r.members[0].up);
+    }
+
+    #[test]
+    fn before_any_slot_members_answering_probes_are_up() {
+        let mut h = tracker();
+        let r = h.report(0);
+        assert!(r.members.iter().all(|m| m.state.is_none() && !m.up));
+        assert_eq!(r.v_blocking_distance, Some(0));
+        // A restart on a quiet network: a and b answer height probes.
+        h.on_answered(&id("a"), 1_000);
+        h.on_answered(&id("b"), 1_000);
+        h.on_answered(&id("stranger"), 1_000);
+        let r = h.report(2_000);
+        assert_eq!(
+            r.members.iter().map(|m| m.up).collect::<Vec<_>>(),
+            vec![true, true, false]
+        );
+        assert_eq!(r.v_blocking_distance, Some(1));
+        // Answers too old count no more.
+        let r = h.report(1_000 + ANSWERED_WITHIN_MS + 1);
+        assert_eq!(r.v_blocking_distance, Some(0));
     }
 
     #[test]
@@ -656,6 +702,6 @@ mod tests {
         assert_eq!(r.members[0].recent.len(), HEALTH_SLOTS);
         assert_eq!(r.members[0].recent[0].slot, 99);
         assert_eq!(r.members[1].last_slot, Some(149));
-        assert_eq!(r.members[1].state, MemberState::Missing);
+        assert_eq!(r.members[1].state, Some(MemberState::Missing));
     }
 }

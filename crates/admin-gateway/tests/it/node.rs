@@ -164,7 +164,7 @@ impl FakeNode {
                 members: vec![
                     mcnode_api::admin::QuorumMemberHealth {
                         responder_id: "node1:8443".into(),
-                        state: mcnode_api::admin::QuorumMemberState::Agree,
+                        state: Some(mcnode_api::admin::QuorumMemberState::Agree),
                         state_slot: Some(s.height - 1),
                         up: true,
                         last_slot: Some(s.height),
@@ -176,7 +176,7 @@ impl FakeNode {
                     },
                     mcnode_api::admin::QuorumMemberHealth {
                         responder_id: HOSTILE.into(),
-                        state: mcnode_api::admin::QuorumMemberState::Missing,
+                        state: Some(mcnode_api::admin::QuorumMemberState::Missing),
                         state_slot: Some(s.height - 1),
                         up: false,
                         last_slot: None,

@@ -652,7 +652,8 @@ async fn quorum_health(net: &Localnet) -> (Vec<(String, String, bool)>, Option<u
         .map(|m| {
             (
                 m["responder_id"].as_str().unwrap().to_string(),
-                m["state"].as_str().unwrap().to_string(),
+                // null before node 0 decided a slot.
+                m["state"].as_str().unwrap_or("none").to_string(),
                 m["up"].as_bool().unwrap(),
             )
         })
