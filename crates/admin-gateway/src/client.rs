@@ -144,6 +144,8 @@ pub trait AdminClient: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, AdminError>> + Send;
     /// `GetScpState`: the SCP state JSON document as the node wrote it.
     fn get_scp_state(&self) -> impl Future<Output = Result<String, AdminError>> + Send;
+    /// `GetHistory`: the node's recent history JSON document as the node wrote it.
+    fn get_history(&self) -> impl Future<Output = Result<String, AdminError>> + Send;
 }
 
 /// [`AdminClient`] over a lazily connected tonic channel: nothing is dialled until the
@@ -226,6 +228,16 @@ impl AdminClient for GrpcAdminClient {
             .await
             .map_err(self.error("GetScpState"))?;
         Ok(resp.into_inner().state_json)
+    }
+
+    async fn get_history(&self) -> Result<String, AdminError> {
+        let resp = self
+            .client
+            .clone()
+            .get_history(pb::GetHistoryRequest {})
+            .await
+            .map_err(self.error("GetHistory"))?;
+        Ok(resp.into_inner().history_json)
     }
 }
 

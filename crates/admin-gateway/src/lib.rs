@@ -8,6 +8,7 @@
 //! | `GET /` | the panel (HTML, works without JavaScript); a red banner when the node is not reachable |
 //! | `GET /info` | the node's `NodeInfo` JSON, as the node wrote it |
 //! | `GET /scp` | the SCP state JSON |
+//! | `GET /history` | the node's last hour in 10-s samples (JSON), drawn by the panel's charts |
 //! | `GET /metrics` | the node's metrics and the gateway's own, classic Prometheus text |
 //! | `POST /set-rust-log` | `filter=…` (form: 303 to `/`) or `{"filter": "…"}` (JSON answer) |
 //! | `POST /maintenance` | `enabled=true\|false` (form: 303 to `/`) or `{"enabled": true}` (JSON answer) |
@@ -181,6 +182,7 @@ pub fn router<C: AdminClient>(gateway: Gateway<C>) -> Router {
         .route("/", get(panel::<C>))
         .route("/info", get(info::<C>))
         .route("/scp", get(scp::<C>))
+        .route("/history", get(history::<C>))
         .route("/metrics", get(metrics::<C>))
         .route("/set-rust-log", post(set_rust_log::<C>))
         .route("/maintenance", post(set_maintenance::<C>))
@@ -277,14 +279,30 @@ fn html_response(status: StatusCode, html: String) -> Response {
 }
 
 async fn panel<C: AdminClient>(State(gateway): State<Gateway<C>>) -> Response {
-    let html = match gateway.call(gateway.client.get_info()).await {
+    let (info, history) = tokio::join!(
+        gateway.call(gateway.client.get_info()),
+        gateway.client.get_history()
+    );
+    // The charts are optional: a node older than `GetHistory`, or a busy one, still gets
+    // its panel, with the reason where the charts would be.
+    let history = history
+        .and_then(|json| {
+            serde_json::from_str::<mcnode_api::admin::History>(&json).map_err(|e| {
+                AdminError::Malformed {
+                    what: "history document",
+                    reason: e.to_string(),
+                }
+            })
+        })
+        .map_err(|e| e.to_string());
+    let html = match info {
         Ok(json) => match serde_json::from_str::<mcnode_api::admin::NodeInfo>(&json) {
             Ok(info) => {
                 let now = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or_default();
-                panel::render_node(&info, now)
+                panel::render_node(&info, history.as_ref(), now)
             }
             Err(e) => panel::render_unreachable(
                 &AdminError::Malformed {
@@ -307,6 +325,13 @@ async fn info<C: AdminClient>(State(gateway): State<Gateway<C>>) -> Result<Respo
 
 async fn scp<C: AdminClient>(State(gateway): State<Gateway<C>>) -> Result<Response, GatewayError> {
     let json = gateway.call(gateway.client.get_scp_state()).await?;
+    Ok(json_response(StatusCode::OK, json))
+}
+
+async fn history<C: AdminClient>(
+    State(gateway): State<Gateway<C>>,
+) -> Result<Response, GatewayError> {
+    let json = gateway.call(gateway.client.get_history()).await?;
     Ok(json_response(StatusCode::OK, json))
 }
 

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use mcnode_api::admin::{
-    NodeInfo, PeerInfo, QuorumMemberInfo, QuorumSetInfo, HEARD_WITHIN_SECONDS, INFO_FORMAT,
+    History, NodeInfo, PeerInfo, QuorumHealthInfo, QuorumMemberInfo, QuorumMemberState,
+    QuorumSetInfo, HEARD_WITHIN_SECONDS, INFO_FORMAT,
 };
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -101,6 +102,23 @@ form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }
 input[type=text] { font: inherit; padding: .3rem .5rem; min-width: 24rem; max-width: 100%; }
 button { font: inherit; padding: .3rem .9rem; cursor: pointer; }
 footer { color: var(--muted); padding: 0 1.2rem 1rem; font-size: .85rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(17rem, 1fr)); gap: 1rem; }
+.chart h3 { font-size: .9rem; margin: 0 0 .2rem; display: flex; justify-content: space-between;
+  gap: .6rem; }
+.chart h3 .now { font-weight: 700; white-space: nowrap; }
+.chart svg { width: 100%; height: auto; display: block; }
+.chart .axis { stroke: var(--line); stroke-width: 1; }
+.chart .grid { stroke: #eaeef2; stroke-width: 1; }
+.chart .bar { fill: #0969da; }
+.chart .line { fill: none; stroke: #0969da; stroke-width: 1.6; stroke-linejoin: round; }
+.chart .max { fill: none; stroke: #bf8700; stroke-width: 1; stroke-dasharray: 3 2; }
+.chart .dot { fill: #0969da; stroke: none; } .chart .dot.max { fill: #bf8700; }
+.chart text { font-size: 9px; fill: var(--muted); font-family: system-ui, sans-serif; }
+.chart .legend { font-size: .75rem; color: var(--muted); margin: .1rem 0 0; }
+.slots { display: flex; gap: 2px; }
+.slot { width: .9rem; height: .9rem; border-radius: 2px; display: inline-block; }
+.slot.agree { background: var(--ok); } .slot.delayed { background: #d4a72c; }
+.slot.disagree { background: var(--bad); } .slot.missing { background: #8c959f; }
 "#;
 
 /// Refreshes the `data-live` elements from `/` every 5 s; everything works without it.
@@ -130,14 +148,16 @@ fn page(title: &str, subtitle: &str, body: &str) -> String {
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
          <header><h1>mcnode admin</h1><span>{subtitle}</span>\
          <nav><a href=\"/\">refresh</a> · <a href=\"/info\">/info</a> · \
-         <a href=\"/scp\">/scp</a> · <a href=\"/metrics\">/metrics</a></nav></header>\n\
+         <a href=\"/scp\">/scp</a> · <a href=\"/history\">/history</a> · \
+         <a href=\"/metrics\">/metrics</a></nav></header>\n\
          {body}\n<footer>Reload the page to refresh; with JavaScript on, the data refreshes \
          itself every 5 s.</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
     )
 }
 
-/// The panel of a node that answered: `now_unix` (seconds) dates its last block.
-pub fn render_node(info: &NodeInfo, now_unix: u64) -> String {
+/// The panel of a node that answered: `now_unix` (seconds) dates its last block;
+/// `history` feeds the charts (or says why there are none).
+pub fn render_node(info: &NodeInfo, history: Result<&History, &String>, now_unix: u64) -> String {
     let name = escape(&info.name);
     let mut live = String::new();
     if info.format != INFO_FORMAT {
@@ -153,6 +173,8 @@ pub fn render_node(info: &NodeInfo, now_unix: u64) -> String {
     live.push_str(&tx_cache_card(info));
     live.push_str(&scp_card(info));
     live.push_str("</section>");
+    live.push_str(&charts_section(history));
+    live.push_str(&quorum_health_section(info.quorum_health.as_ref()));
     live.push_str(&peers_section(&info.peers));
     let _ = write!(
         live,
@@ -303,6 +325,359 @@ fn peers_section(peers: &[PeerInfo]) -> String {
     out
 }
 
+fn state_badge(s: QuorumMemberState) -> &'static str {
+    match s {
+        QuorumMemberState::Agree => "ok",
+        QuorumMemberState::Delayed => "warn",
+        QuorumMemberState::Disagree | QuorumMemberState::Missing => "bad",
+    }
+}
+
+fn quorum_health_section(health: Option<&QuorumHealthInfo>) -> String {
+    let mut out = String::from("<section><h2>Quorum health</h2>");
+    let Some(h) = health else {
+        out.push_str("<p>This node does not report its quorum's health.</p></section>");
+        return out;
+    };
+    let (class, words) = match h.v_blocking_distance {
+        None => (
+            "ok",
+            "no failure of other nodes can block this node".to_string(),
+        ),
+        Some(0) => (
+            "bad",
+            "blocked: the members up cannot form a quorum slice".to_string(),
+        ),
+        Some(1) => ("warn", "one more failure blocks this node".to_string()),
+        Some(d) => ("ok", format!("{d} more failures block this node")),
+    };
+    let distance = h
+        .v_blocking_distance
+        .map_or_else(|| "∞".to_string(), |d| d.to_string());
+    let up = h.members.iter().filter(|m| m.up).count();
+    let _ = write!(
+        out,
+        "<p>V-blocking distance <span class=\"badge {class}\" id=\"v-blocking-distance\">{distance}</span> \
+         {words}; {up} of {} members up in slot {}.</p>",
+        h.members.len(),
+        h.slot
+    );
+    if h.members.is_empty() {
+        out.push_str("<p>The quorum set names no other node.</p></section>");
+        return out;
+    }
+    out.push_str(
+        "<table id=\"quorum-health\"><thead><tr><th>Member</th><th>State</th>\
+         <th>Up</th><th>In slot</th><th>Last message</th><th>Recent slots (newest first)</th>\
+         </tr></thead><tbody>",
+    );
+    for m in &h.members {
+        let (badge, state) = match m.state {
+            Some(s) => (state_badge(s), s.as_str()),
+            None => ("warn", "no slot yet"),
+        };
+        let row = match badge {
+            "ok" => "health-up",
+            "warn" => "health-stale",
+            _ => "health-down",
+        };
+        let last = match (m.last_slot, m.last_message_age_seconds) {
+            (Some(s), Some(a)) => format!("slot {s}, {} ago", human_seconds(a)),
+            _ => "never".to_string(),
+        };
+        let mut recent = String::from("<span class=\"slots\">");
+        for s in &m.recent {
+            let _ = write!(
+                recent,
+                "<span class=\"slot {0}\" title=\"slot {1}: {0}\"></span>",
+                s.state.as_str(),
+                s.slot
+            );
+        }
+        recent.push_str("</span>");
+        let _ = write!(
+            out,
+            "<tr class=\"{row}\" data-node=\"{node}\"><td class=\"mono\">{node}</td>\
+             <td><span class=\"badge {badge}\">{state}</span></td><td>{up}</td>\
+             <td>{slot}</td><td>{last}</td><td>{recent}</td></tr>",
+            node = escape(&m.responder_id),
+            up = if m.up { "yes" } else { "no" },
+            slot = m
+                .state_slot
+                .map_or_else(|| "–".to_string(), |s| s.to_string()),
+        );
+    }
+    out.push_str(
+        "</tbody></table><p class=\"legend\">agree: sent messages for the slot in time and \
+         confirmed this node's value · delayed: heard only after this node decided, or \
+         only about an older slot · disagree: another value or another block · missing: \
+         nothing heard. Up: sent messages for the slot being agreed.</p></section>",
+    );
+    out
+}
+
+/// One minute of the charts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Minute {
+    blocks: f64,
+    latency_sum: f64,
+    latency_count: f64,
+    latency_max: f64,
+    pending: f64,
+    peers: f64,
+}
+
+/// Minutes drawn (the last hour).
+const CHART_MINUTES: usize = 60;
+
+/// The history folded into the last [`CHART_MINUTES`] minutes, oldest first, ending with
+/// the minute of the newest sample; `None` for minutes before the history begins.
+fn per_minute(h: &History) -> Vec<Option<Minute>> {
+    let mut out = vec![None; CHART_MINUTES];
+    let Some(newest) = h.samples.last().map(|s| s.start_unix / 60) else {
+        return out;
+    };
+    for s in &h.samples {
+        let minute = s.start_unix / 60;
+        let Some(back) = newest.checked_sub(minute) else {
+            continue;
+        };
+        let Some(i) = (CHART_MINUTES as u64 - 1).checked_sub(back) else {
+            continue;
+        };
+        let m: &mut Minute = out[i as usize].get_or_insert_with(Minute::default);
+        m.blocks += s.blocks as f64;
+        m.latency_sum += s.latency_sum_seconds;
+        m.latency_count += s.latency_count as f64;
+        m.latency_max = m.latency_max.max(s.latency_max_seconds);
+        m.pending = m.pending.max(s.pending_values as f64);
+        m.peers = m.peers.max(s.peers_heard as f64);
+    }
+    out
+}
+
+/// The smallest of 1, 2, 5 x 10^k at or above `v` (1 for nothing to show).
+fn nice_ceiling(v: f64) -> f64 {
+    if !v.is_finite() || v <= 0.0 {
+        return 1.0;
+    }
+    let mut step = 10f64.powf(v.log10().floor());
+    while step < v {
+        for f in [2.0, 5.0, 10.0] {
+            if step * f >= v {
+                return step * f;
+            }
+        }
+        step *= 10.0;
+    }
+    step
+}
+
+/// How a chart draws its points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Bars,
+    Line,
+}
+
+/// `3 blocks`, `1 block`, `0.80 s`.
+fn with_unit(v: f64, unit: &str) -> String {
+    let unit = match unit.strip_suffix('s') {
+        Some(one) if v == 1.0 && !one.is_empty() => one,
+        _ => unit,
+    };
+    format!("{} {unit}", fmt_value(v))
+}
+
+fn fmt_value(v: f64) -> String {
+    if v == 0.0 || v.abs() >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// One small chart as inline SVG: `points` (one per minute, oldest first) drawn as bars
+/// or a line; `dashed` names the first series and draws a second one as a dashed line
+/// (e.g. the mean and the maximum).
+fn chart(
+    id: &str,
+    title: &str,
+    unit: &str,
+    shape: Shape,
+    points: &[Option<f64>],
+    dashed: Option<(&str, &str, &[Option<f64>])>,
+) -> String {
+    const W: f64 = 300.0;
+    const H: f64 = 90.0;
+    const LEFT: f64 = 26.0;
+    const TOP: f64 = 6.0;
+    const BOTTOM: f64 = 14.0;
+    let plot_w = W - LEFT - 4.0;
+    let plot_h = H - TOP - BOTTOM;
+    let all = points
+        .iter()
+        .chain(dashed.map_or(&[][..], |(_, _, d)| d).iter())
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite());
+    let top = nice_ceiling(all.fold(0.0, f64::max));
+    let n = points.len().max(1) as f64;
+    let step = plot_w / n;
+    let x = |i: usize| LEFT + step * i as f64;
+    let y = |v: f64| TOP + plot_h - (v / top).clamp(0.0, 1.0) * plot_h;
+    let now = points.iter().rev().flatten().next().copied();
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{title} over the last hour\">\
+         <line class=\"grid\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{r}\" y2=\"{TOP}\"/>\
+         <line class=\"grid\" x1=\"{LEFT}\" y1=\"{mid}\" x2=\"{r}\" y2=\"{mid}\"/>\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{base}\" x2=\"{r}\" y2=\"{base}\"/>\
+         <text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{tv}</text>\
+         <text x=\"{lx}\" y=\"{by}\" text-anchor=\"end\">0</text>\
+         <text x=\"{LEFT}\" y=\"{H}\" dy=\"-2\">−60 min</text>\
+         <text x=\"{LEFT2}\" y=\"{H}\" dy=\"-2\" text-anchor=\"middle\">−30 min</text>\
+         <text x=\"{r}\" y=\"{H}\" dy=\"-2\" text-anchor=\"end\">now</text>",
+        r = W - 4.0,
+        mid = TOP + plot_h / 2.0,
+        base = TOP + plot_h,
+        lx = LEFT - 3.0,
+        ty = TOP + 7.0,
+        by = TOP + plot_h,
+        tv = fmt_value(top),
+        LEFT2 = LEFT + plot_w / 2.0,
+    );
+    let polyline = |values: &[Option<f64>], class: &str| {
+        // One polyline per run of minutes with data.
+        let mut out = String::new();
+        let mut run: Vec<(f64, f64)> = Vec::new();
+        let flush = |run: &mut Vec<(f64, f64)>, out: &mut String| {
+            if let [(px, py)] = run[..] {
+                // A lone point: a dot, so it shows.
+                let _ = write!(
+                    out,
+                    "<circle class=\"dot {class}\" cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"2\"/>"
+                );
+            } else if !run.is_empty() {
+                let points: Vec<String> =
+                    run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+                let _ = write!(
+                    out,
+                    "<polyline class=\"{class}\" points=\"{}\"/>",
+                    points.join(" ")
+                );
+            }
+            run.clear();
+        };
+        for (i, v) in values.iter().enumerate() {
+            match v.filter(|v| v.is_finite()) {
+                Some(v) => run.push((x(i) + step / 2.0, y(v))),
+                None => flush(&mut run, &mut out),
+            }
+        }
+        flush(&mut run, &mut out);
+        out
+    };
+    match shape {
+        Shape::Bars => {
+            for (i, v) in points.iter().enumerate() {
+                if let Some(v) = v.filter(|v| *v > 0.0 && v.is_finite()) {
+                    let _ = write!(
+                        svg,
+                        "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}</title></rect>",
+                        x(i) + 0.5,
+                        y(v),
+                        (step - 1.0).max(0.5),
+                        TOP + plot_h - y(v),
+                        with_unit(v, unit)
+                    );
+                }
+            }
+        }
+        Shape::Line => svg.push_str(&polyline(points, "line")),
+    }
+    if let Some((_, _, d)) = dashed {
+        svg.push_str(&polyline(d, "max"));
+    }
+    svg.push_str("</svg>");
+    let legend = match dashed {
+        Some((solid, label, _)) => {
+            format!("<p class=\"legend\">solid: {solid}; dashed: {label}</p>")
+        }
+        None => String::new(),
+    };
+    format!(
+        "<div class=\"card chart\" id=\"{id}\"><h3><span>{title}</span>\
+         <span class=\"now\">{}</span></h3>{svg}{legend}</div>",
+        now.map_or_else(|| "–".to_string(), |v| with_unit(v, unit))
+    )
+}
+
+fn charts_section(history: Result<&History, &String>) -> String {
+    let mut out = String::from("<section><h2>Last hour</h2>");
+    let h = match history {
+        Ok(h) => h,
+        Err(why) => {
+            let _ = write!(
+                out,
+                "<p class=\"notice\" id=\"charts-unavailable\">No history: {}</p></section>",
+                escape(why)
+            );
+            return out;
+        }
+    };
+    let minutes = per_minute(h);
+    let col = |f: fn(&Minute) -> Option<f64>| -> Vec<Option<f64>> {
+        minutes.iter().map(|m| m.as_ref().and_then(f)).collect()
+    };
+    let blocks = col(|m| Some(m.blocks));
+    let latency = col(|m| (m.latency_count > 0.0).then(|| m.latency_sum / m.latency_count));
+    let latency_max = col(|m| (m.latency_count > 0.0).then_some(m.latency_max));
+    let pending = col(|m| Some(m.pending));
+    let peers = col(|m| Some(m.peers));
+    out.push_str("<div class=\"charts\" id=\"charts\">");
+    out.push_str(&chart(
+        "chart-blocks",
+        "Blocks per minute",
+        "blocks",
+        Shape::Bars,
+        &blocks,
+        None,
+    ));
+    out.push_str(&chart(
+        "chart-latency",
+        "Submit-to-commit latency",
+        "s",
+        Shape::Line,
+        &latency,
+        Some(("mean", "slowest", &latency_max)),
+    ));
+    out.push_str(&chart(
+        "chart-pending",
+        "Pending values",
+        "txs",
+        Shape::Line,
+        &pending,
+        None,
+    ));
+    out.push_str(&chart(
+        "chart-peers",
+        "Peers heard",
+        "peers",
+        Shape::Line,
+        &peers,
+        None,
+    ));
+    out.push_str(
+        "</div><p class=\"legend\">From the node's own history (<a href=\"/history\">/history</a>), \
+         one point per minute: blocks appended; mean latency of this node's client \
+         transactions committed; the most transactions pending; the most peers heard \
+         in a 10-s interval.</p></section>",
+    );
+    out
+}
+
 fn quorum_set(q: &QuorumSetInfo) -> String {
     let (class, word) = if q.satisfied {
         ("ok", "satisfied")
@@ -410,6 +785,7 @@ fn human_seconds(seconds: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -477,6 +853,72 @@ mod tests {
         ] {
             assert_eq!(human_seconds(s), want, "{s}");
         }
+    }
+
+    #[test]
+    fn nice_ceiling_table() {
+        for (v, want) in [
+            (0.0, 1.0),
+            (f64::NAN, 1.0),
+            (0.3, 0.5),
+            (1.0, 1.0),
+            (1.2, 2.0),
+            (3.0, 5.0),
+            (7.0, 10.0),
+            (42.0, 50.0),
+            (180.0, 200.0),
+        ] {
+            assert!(
+                (nice_ceiling(v) - want).abs() < 1e-9,
+                "{v}: {}",
+                nice_ceiling(v)
+            );
+        }
+    }
+
+    #[test]
+    fn history_folds_into_the_last_sixty_minutes() {
+        use mcnode_api::admin::HistorySample;
+        // 90 minutes of samples, one block per 10 s: the first 30 minutes fall off.
+        let samples = (0..540u64)
+            .map(|i| HistorySample {
+                start_unix: 1_800_000_000 + i * 10,
+                blocks: 1,
+                latency_count: 1,
+                latency_sum_seconds: 0.5,
+                latency_max_seconds: 0.5 + (i % 6) as f64,
+                pending_values: i % 6,
+                peers_heard: 2 + i % 2,
+                ..HistorySample::default()
+            })
+            .collect();
+        let h = History {
+            format: 1,
+            interval_seconds: 10,
+            samples,
+        };
+        let m = per_minute(&h);
+        assert_eq!(m.len(), CHART_MINUTES);
+        let last = m[CHART_MINUTES - 1].unwrap();
+        assert_eq!(last.blocks, 6.0);
+        assert_eq!(last.latency_count, 6.0);
+        assert_eq!(last.latency_max, 5.5);
+        assert_eq!(last.pending, 5.0);
+        assert_eq!(last.peers, 3.0);
+        assert!(m.iter().all(Option::is_some));
+        // A young node: only the last minutes have data.
+        let h = History {
+            format: 1,
+            interval_seconds: 10,
+            samples: h.samples[..12].to_vec(),
+        };
+        let m = per_minute(&h);
+        assert_eq!(m.iter().filter(|x| x.is_some()).count(), 2);
+        assert!(m[CHART_MINUTES - 1].is_some() && m[0].is_none());
+        let svg = chart("c", "t", "u", Shape::Line, &[None, Some(1.0), None], None);
+        assert!(svg.contains("<circle class=\"dot line\""), "{svg}");
+        let html = charts_section(Err(&"GetHistory not served".to_string()));
+        assert!(html.contains("No history: GetHistory not served"), "{html}");
     }
 
     #[test]

@@ -37,6 +37,124 @@ pub struct NodeInfo {
     pub rust_log: String,
     /// Seconds since the process started.
     pub uptime_seconds: u64,
+    /// Each quorum member's state in the recent slots, and the v-blocking distance
+    /// (absent from nodes that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_health: Option<QuorumHealthInfo>,
+}
+
+/// The quorum's health as the node sees it: per member of its quorum set (itself
+/// excluded), its state in the last slots the node decided.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuorumHealthInfo {
+    /// The slot being agreed.
+    pub slot: u64,
+    /// How many more quorum members must fail to block this node, counting the members
+    /// that are not up as failed already; `null` when no failure of other nodes can.
+    pub v_blocking_distance: Option<u64>,
+    /// One entry per member.
+    pub members: Vec<QuorumMemberHealth>,
+}
+
+/// What a quorum member did in one slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuorumMemberState {
+    /// It sent SCP messages for the slot before the node decided it, and confirmed or
+    /// externalized no other value.
+    Agree,
+    /// Heard only after the node decided the slot, or only about an older slot since
+    /// the slot began (it is behind).
+    Delayed,
+    /// It confirmed or externalized another value, or built on another block.
+    Disagree,
+    /// Nothing heard for the slot.
+    Missing,
+}
+
+impl QuorumMemberState {
+    /// Every state.
+    pub const ALL: [QuorumMemberState; 4] =
+        [Self::Agree, Self::Delayed, Self::Disagree, Self::Missing];
+
+    /// The name as JSON and metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agree => "agree",
+            Self::Delayed => "delayed",
+            Self::Disagree => "disagree",
+            Self::Missing => "missing",
+        }
+    }
+}
+
+/// One member of the quorum set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuorumMemberHealth {
+    /// Its responder id (its name in `network.toml`).
+    pub responder_id: String,
+    /// Its state in the last slot the node decided (`null` before the node decided any
+    /// slot since it started).
+    pub state: Option<QuorumMemberState>,
+    /// That slot.
+    pub state_slot: Option<u64>,
+    /// Whether it sent SCP messages for the slot being agreed (on a quiet network, and
+    /// in the first 2 s of a slot, a member that agreed on the last slot counts too;
+    /// before the node decided any slot, one that answered a height probe in the last
+    /// 10 s).
+    pub up: bool,
+    /// The slot of its last SCP message.
+    pub last_slot: Option<u64>,
+    /// Seconds since that message arrived.
+    pub last_message_age_seconds: Option<f64>,
+    /// Its state in each recent slot the node decided, newest first.
+    pub recent: Vec<SlotStateInfo>,
+}
+
+/// A member's state in one slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotStateInfo {
+    /// The slot.
+    pub slot: u64,
+    /// The state.
+    pub state: QuorumMemberState,
+}
+
+/// The version of [`History`]'s layout (same rules as [`INFO_FORMAT`]).
+pub const HISTORY_FORMAT: u32 = 1;
+
+/// The node's recent history (`GetHistory`): one sample per interval, oldest first, for
+/// the panel's charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// [`HISTORY_FORMAT`].
+    pub format: u32,
+    /// The length of each sample's interval, seconds.
+    pub interval_seconds: u64,
+    /// The samples, oldest first; the last one is the interval in progress.
+    pub samples: Vec<HistorySample>,
+}
+
+/// What happened in one interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistorySample {
+    /// When the interval began (Unix seconds).
+    pub start_unix: u64,
+    /// Blocks appended (formed here or caught up).
+    pub blocks: u64,
+    /// Transactions in the blocks formed here.
+    pub txs: u64,
+    /// Client transactions of this node committed in the interval, whose
+    /// submit-to-commit latency is summed below.
+    pub latency_count: u64,
+    /// Sum of their latencies, seconds.
+    pub latency_sum_seconds: f64,
+    /// The longest of them, seconds.
+    pub latency_max_seconds: f64,
+    /// The most transactions pending at once.
+    pub pending_values: u64,
+    /// Peers whose consensus messages arrived in the interval.
+    pub peers_heard: u64,
 }
 
 /// What is running.
@@ -222,6 +340,7 @@ mod tests {
             },
             rust_log: "info".into(),
             uptime_seconds: 12,
+            quorum_health: None,
         }
     }
 
@@ -233,5 +352,72 @@ mod tests {
         assert_eq!(json, golden);
         let back: NodeInfo = serde_json::from_str(golden).unwrap();
         assert_eq!(back, sample());
+    }
+
+    /// Golden: the optional `quorum_health` field, appended to format 1.
+    #[test]
+    fn quorum_health_golden() {
+        let health = QuorumHealthInfo {
+            slot: 8,
+            v_blocking_distance: Some(1),
+            members: vec![QuorumMemberHealth {
+                responder_id: "node1:8443".into(),
+                state: Some(QuorumMemberState::Missing),
+                state_slot: Some(7),
+                up: false,
+                last_slot: Some(5),
+                last_message_age_seconds: Some(2.5),
+                recent: vec![
+                    SlotStateInfo {
+                        slot: 7,
+                        state: QuorumMemberState::Missing,
+                    },
+                    SlotStateInfo {
+                        slot: 6,
+                        state: QuorumMemberState::Delayed,
+                    },
+                ],
+            }],
+        };
+        let json = serde_json::to_string(&health).unwrap();
+        let golden = r#"{"slot":8,"v_blocking_distance":1,"members":[{"responder_id":"node1:8443","state":"missing","state_slot":7,"up":false,"last_slot":5,"last_message_age_seconds":2.5,"recent":[{"slot":7,"state":"missing"},{"slot":6,"state":"delayed"}]}]}"#;
+        assert_eq!(json, golden);
+        let mut info = sample();
+        info.quorum_health = Some(health);
+        let text = serde_json::to_string(&info).unwrap();
+        assert!(
+            text.ends_with(&format!(",\"quorum_health\":{golden}}}")),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<NodeInfo>(&text).unwrap(), info);
+        for s in QuorumMemberState::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+    }
+
+    /// Golden: the layout of history format 1.
+    #[test]
+    fn history_format_1_golden() {
+        let h = History {
+            format: HISTORY_FORMAT,
+            interval_seconds: 10,
+            samples: vec![HistorySample {
+                start_unix: 1_800_000_000,
+                blocks: 2,
+                txs: 3,
+                latency_count: 3,
+                latency_sum_seconds: 1.5,
+                latency_max_seconds: 0.75,
+                pending_values: 4,
+                peers_heard: 3,
+            }],
+        };
+        let json = serde_json::to_string(&h).unwrap();
+        let golden = r#"{"format":1,"interval_seconds":10,"samples":[{"start_unix":1800000000,"blocks":2,"txs":3,"latency_count":3,"latency_sum_seconds":1.5,"latency_max_seconds":0.75,"pending_values":4,"peers_heard":3}]}"#;
+        assert_eq!(json, golden);
+        assert_eq!(serde_json::from_str::<History>(golden).unwrap(), h);
     }
 }

@@ -1,6 +1,7 @@
 //! The admin API (`AdminApi` on `--admin-listen-uri`): the node's state as JSON, its
 //! metrics as Prometheus text, the log filter changed at run time, maintenance mode, and
-//! the SCP state of the current slot. `mc-admin-http-gateway` turns it into a web panel.
+//! the SCP state of the current slot, and the last hour's history for the panel's charts.
+//! `mc-admin-http-gateway` turns it into a web panel.
 //!
 //! Also here: the run-time-reloadable log filter ([`init_logging`]) and the tower layer
 //! that counts gRPC requests by method and status ([`GrpcMetricsLayer`]).
@@ -16,11 +17,13 @@ use std::{
 
 use mcnode_api::{
     admin::{
-        BuildInfo, LedgerInfo, NodeInfo, PeerInfo, QuorumMemberInfo, QuorumSetInfo, ScpSummary,
-        TxCacheInfo, HEARD_WITHIN_SECONDS, INFO_FORMAT,
+        BuildInfo, LedgerInfo, NodeInfo, PeerInfo, QuorumHealthInfo, QuorumMemberHealth,
+        QuorumMemberInfo, QuorumMemberState, QuorumSetInfo, ScpSummary, SlotStateInfo, TxCacheInfo,
+        HEARD_WITHIN_SECONDS, INFO_FORMAT,
     },
     pb,
 };
+use mcnode_node_core::{MemberState, QuorumHealthReport};
 use mcnode_peers::ResponderId;
 use mcnode_scp::QuorumSet;
 use tokio::sync::oneshot;
@@ -177,6 +180,61 @@ impl pb::admin_api_server::AdminApi for AdminApi {
             .map_err(|_| Status::unavailable("the node stopped"))?;
         Ok(Response::new(pb::GetScpStateResponse { state_json }))
     }
+
+    async fn get_history(
+        &self,
+        _request: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::GetHistoryResponse>, Status> {
+        let (tx, rx) = oneshot::channel();
+        self.0
+            .node
+            .inbox
+            .try_send(Input::DumpHistory(tx))
+            .map_err(|_| Status::unavailable("the node is busy; try again"))?;
+        let history_json = tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .map_err(|_| Status::unavailable("the node did not answer in 5 s"))?
+            .map_err(|_| Status::unavailable("the node stopped"))?;
+        Ok(Response::new(pb::GetHistoryResponse { history_json }))
+    }
+}
+
+fn member_state(s: MemberState) -> QuorumMemberState {
+    match s {
+        MemberState::Agree => QuorumMemberState::Agree,
+        MemberState::Delayed => QuorumMemberState::Delayed,
+        MemberState::Disagree => QuorumMemberState::Disagree,
+        MemberState::Missing => QuorumMemberState::Missing,
+    }
+}
+
+/// The quorum health as `NodeInfo` reports it (ages as of the node task's last step, at
+/// most a few hundred milliseconds ago).
+pub fn quorum_health_info(r: &QuorumHealthReport) -> QuorumHealthInfo {
+    QuorumHealthInfo {
+        slot: r.slot,
+        v_blocking_distance: r.v_blocking_distance.map(|d| d as u64),
+        members: r
+            .members
+            .iter()
+            .map(|m| QuorumMemberHealth {
+                responder_id: m.node.clone(),
+                state: m.state.map(member_state),
+                state_slot: m.state_slot,
+                up: m.up,
+                last_slot: m.last_slot,
+                last_message_age_seconds: m.last_message_age_ms.map(|ms| ms as f64 / 1000.0),
+                recent: m
+                    .recent
+                    .iter()
+                    .map(|s| SlotStateInfo {
+                        slot: s.slot,
+                        state: member_state(s.state),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// Builds what `GetInfo` reports (reads the ledger: call from a blocking task).
@@ -283,6 +341,10 @@ pub fn node_info(shared: &Shared) -> Result<NodeInfo, Status> {
             LogControl::current,
         ),
         uptime_seconds: shared.started.elapsed().as_secs(),
+        quorum_health: published
+            .quorum_health
+            .as_ref()
+            .map(|r| quorum_health_info(r)),
     })
 }
 

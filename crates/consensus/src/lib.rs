@@ -11,12 +11,14 @@
 //! * [`catchup`]: fetching and verifying missing blocks from peers or archives;
 //! * [`state`]: what the tasks share and the snapshot the node task publishes;
 //!   [`metrics`]: the node's metrics; [`service`]: assembly, shutdown;
-//! * [`admin`]: the admin API (node info, metrics, log filter, maintenance, SCP state),
-//!   the reloadable log filter and the gRPC request counter.
+//! * [`admin`]: the admin API (node info, metrics, log filter, maintenance, SCP state,
+//!   history), the reloadable log filter and the gRPC request counter;
+//! * [`history`]: the last hour in 10-s samples, for the admin panel's charts.
 
 pub mod admin;
 pub mod catchup;
 pub mod config;
+pub mod history;
 pub mod intake;
 pub mod metrics;
 pub mod node;

@@ -1,11 +1,14 @@
-//! The node's metrics (`consensus_` prefix), with every label value from an enum.
+//! The node's metrics (`consensus_` prefix; the quorum health under `mcnode_quorum_`),
+//! with every label value from an enum or the configuration.
 
 use std::{sync::atomic::AtomicU64, time::Duration};
 
-use mcnode_node_core::{CoreStats, CoreStatus, Disposition, FetchStats};
+use mcnode_node_core::{
+    CoreStats, CoreStatus, Disposition, FetchStats, MemberState, QuorumHealthReport,
+};
 use mcnode_scp::SlotPhase;
 use prometheus_client::{
-    encoding::EncodeLabelSet,
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{
         counter::Counter,
         family::Family,
@@ -48,6 +51,52 @@ pub struct PeerLabel {
 pub struct PhaseLabel {
     /// `idle`, `nominate`, `prepare`, `confirm` or `externalize`.
     pub phase: String,
+}
+
+/// A quorum member's state as a label value: one of the fixed set of
+/// [`MemberState::ALL`].
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct StateValue(pub MemberState);
+
+impl EncodeLabelValue for StateValue {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.0.as_str())
+    }
+}
+
+/// A `node` label: a member of the quorum set (its responder id, from `network.toml`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NodeLabel {
+    /// The member's responder id.
+    pub node: String,
+}
+
+/// Labels of `mcnode_quorum_member_state`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MemberStateLabels {
+    /// The member's responder id.
+    pub node: String,
+    /// `agree`, `delayed`, `disagree` or `missing`.
+    pub state: StateValue,
+}
+
+/// The quorum health gauges (`mcnode_quorum_` prefix).
+#[derive(Clone, Debug, Default)]
+pub struct QuorumMetrics {
+    /// `mcnode_quorum_member_state{node,state}`: 1 for the member's state in the last
+    /// slot decided, 0 for the other states.
+    pub member_state: Family<MemberStateLabels, Gauge>,
+    /// `mcnode_quorum_member_up{node}`: 1 when it sent SCP messages for the current slot.
+    pub member_up: Family<NodeLabel, Gauge>,
+    /// `mcnode_quorum_member_last_message_age_seconds{node}` (-1: none yet).
+    pub member_age: Family<NodeLabel, Gauge<f64, AtomicU64>>,
+    /// `mcnode_quorum_member_last_slot{node}`: the slot of its last message (-1: none).
+    pub member_last_slot: Family<NodeLabel, Gauge>,
+    /// `mcnode_quorum_v_blocking_distance`: more member failures that block this node
+    /// (+Inf when none can).
+    pub v_blocking_distance: Gauge<f64, AtomicU64>,
+    /// `mcnode_quorum_members_up`: members up for the current slot.
+    pub members_up: Gauge,
 }
 
 /// Labels of a gRPC request count.
@@ -259,6 +308,8 @@ pub struct Metrics {
     pub catchup_blocks: Family<SourceLabel, Counter>,
     /// `consensus_build_info{version,measurement}`: always 1.
     pub build_info: Family<BuildLabels, Gauge>,
+    /// The quorum health.
+    pub quorum: QuorumMetrics,
 }
 
 impl Default for Metrics {
@@ -298,6 +349,7 @@ impl Default for Metrics {
             enclave_handshakes: Family::default(),
             catchup_blocks: Family::default(),
             build_info: Family::default(),
+            quorum: QuorumMetrics::default(),
         }
     }
 }
@@ -493,6 +545,72 @@ impl Metrics {
             "The running build (value always 1)",
             self.build_info
         );
+        let q = registry.sub_registry_with_prefix("mcnode_quorum");
+        let m = &self.quorum;
+        q.register(
+            "member_state",
+            "1 for the quorum member's state in the last slot this node decided (agree, delayed, disagree, missing), 0 for the others",
+            m.member_state.clone(),
+        );
+        q.register(
+            "member_up",
+            "1 when the quorum member sent SCP messages for the slot being agreed",
+            m.member_up.clone(),
+        );
+        q.register_with_unit(
+            "member_last_message_age",
+            "Time since the quorum member's last SCP message (-1: none yet)",
+            Unit::Seconds,
+            m.member_age.clone(),
+        );
+        q.register(
+            "member_last_slot",
+            "The slot of the quorum member's last SCP message (-1: none yet)",
+            m.member_last_slot.clone(),
+        );
+        q.register(
+            "v_blocking_distance",
+            "How many more quorum members must fail to block this node, members not up counted as failed (+Inf: none can)",
+            m.v_blocking_distance.clone(),
+        );
+        q.register(
+            "members_up",
+            "Quorum members that sent SCP messages for the slot being agreed",
+            m.members_up.clone(),
+        );
+    }
+
+    /// Publishes the quorum health: every member's state, up, age and slot, and the
+    /// v-blocking distance.
+    pub fn quorum_health(&self, report: &QuorumHealthReport) {
+        let q = &self.quorum;
+        for m in &report.members {
+            for state in MemberState::ALL {
+                q.member_state
+                    .get_or_create(&MemberStateLabels {
+                        node: m.node.clone(),
+                        state: StateValue(state),
+                    })
+                    .set(i64::from(m.state == Some(state)));
+            }
+            let node = NodeLabel {
+                node: m.node.clone(),
+            };
+            q.member_up.get_or_create(&node).set(i64::from(m.up));
+            q.member_age
+                .get_or_create(&node)
+                .set(m.last_message_age_ms.map_or(-1.0, |ms| ms as f64 / 1000.0));
+            q.member_last_slot
+                .get_or_create(&node)
+                .set(m.last_slot.map_or(-1, |s| s as i64));
+        }
+        q.v_blocking_distance.set(
+            report
+                .v_blocking_distance
+                .map_or(f64::INFINITY, |d| d as f64),
+        );
+        q.members_up
+            .set(report.members.iter().filter(|m| m.up).count() as i64);
     }
 
     /// Creates the series of every known label value at 0, so dashboards and `rate()`

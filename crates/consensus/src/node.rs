@@ -32,7 +32,9 @@ use mcnode_scp::{Msg, NodeId, Topic};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::{
-    catchup, intake,
+    catchup,
+    history::History,
+    intake,
     metrics::{CopiedCounters, ErrorKind},
     state::{Published, Shared},
 };
@@ -45,6 +47,8 @@ pub const ENVELOPE_QUEUE: usize = 4_096;
 const ENVELOPES_PER_STEP: usize = 64;
 /// Longest sleep between two ticks of the core.
 const TICK: Duration = Duration::from_millis(250);
+/// Shortest time between two computations of the quorum health, ms.
+const QUORUM_HEALTH_EVERY_MS: u64 = 100;
 /// Most submission times remembered (for the completion-time histogram).
 const MAX_TRACKED_SUBMISSIONS: usize = 100_000;
 
@@ -129,6 +133,8 @@ pub enum Input {
     PeerHeights(Vec<(NodeId, u64)>),
     /// The admin API asks for the current slot's SCP state as JSON.
     DumpScp(oneshot::Sender<String>),
+    /// The admin API asks for the recent history (`mcnode_api::admin::History`) as JSON.
+    DumpHistory(oneshot::Sender<String>),
     /// A task met an error the node cannot continue after.
     Fatal(NodeError),
 }
@@ -167,9 +173,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn unix_now() -> u64 {
+    unix_now_ms() / 1000
+}
+
+fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The persisted SCP state: this node's latest messages for its current slot, restored
@@ -296,6 +306,9 @@ pub struct NodeTask {
     scp_state_path: PathBuf,
     form_task: Option<tokio::task::JoinHandle<()>>,
     noted_round: (u64, u32),
+    history: History,
+    /// The quorum health last computed, and when (ms of the task's clock).
+    quorum_health: Option<(u64, Arc<mcnode_node_core::QuorumHealthReport>)>,
 }
 
 /// The queues' receiving ends and the publisher, made with [`channels`].
@@ -367,6 +380,8 @@ impl NodeTask {
             scp_state_path,
             form_task: None,
             noted_round: (0, 0),
+            history: History::new(),
+            quorum_health: None,
         }
     }
 
@@ -429,6 +444,7 @@ impl NodeTask {
 
     fn on_envelope(&mut self, env: Received) {
         let now = self.now();
+        self.history.heard(unix_now_ms(), env.msg.sender.as_str());
         let d = self.core.on_envelope(
             mcnode_node_core::Envelope {
                 msg: env.msg,
@@ -532,23 +548,32 @@ impl NodeTask {
                 });
                 let _ = reply.send(json);
             }
+            Input::DumpHistory(reply) => {
+                let doc = self.history.snapshot(unix_now_ms());
+                let json = serde_json::to_string(&doc).unwrap_or_else(|e| {
+                    serde_json::json!({ "error": format!("cannot encode the history: {e}") })
+                        .to_string()
+                });
+                let _ = reply.send(json);
+            }
             Input::Fatal(e) => return Err(e),
         }
         Ok(())
     }
 
     fn committed(&mut self, block: &AppendedBlock) {
+        let now_ms = unix_now_ms();
         self.last_block_unix = Some(unix_now().max(1));
+        self.history.block(now_ms, block.included.len() as u64);
         self.shared
             .metrics
             .ledger_height
             .set((block.index + 1) as i64);
         for h in &block.included {
             if let Some(t) = self.submitted.remove(h) {
-                self.shared
-                    .metrics
-                    .tx_completion
-                    .observe(t.elapsed().as_secs_f64());
+                let latency = t.elapsed().as_secs_f64();
+                self.shared.metrics.tx_completion.observe(latency);
+                self.history.committed(now_ms, latency);
             }
         }
     }
@@ -559,6 +584,22 @@ impl NodeTask {
             .metrics
             .core(&status, self.core.stats(), &mut self.copied);
         let now = self.now();
+        self.history.pending(unix_now_ms(), status.pending as u64);
+        let quorum_health = match &self.quorum_health {
+            // Busy steps follow each other closely: recomputed at most every 100 ms.
+            Some((at, report))
+                if now.saturating_sub(*at) < QUORUM_HEALTH_EVERY_MS
+                    && report.slot == status.slot =>
+            {
+                report.clone()
+            }
+            _ => {
+                let report = Arc::new(self.core.quorum_health(now));
+                self.shared.metrics.quorum_health(&report);
+                self.quorum_health = Some((now, report.clone()));
+                report
+            }
+        };
         let heard = self
             .core
             .heard()
@@ -585,6 +626,7 @@ impl NodeTask {
             peer_heights,
             latest_msg: self.latest_msg.clone(),
             last_block_unix: self.last_block_unix,
+            quorum_health: Some(quorum_health),
         }));
     }
 

@@ -392,6 +392,7 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         peer_heights: Default::default(),
         latest_msg: None,
         last_block_unix: None,
+        quorum_health: None,
     });
     metrics.ledger_height.set((tip.index + 1) as i64);
     let shared = Arc::new(Shared::new(SharedParts {

@@ -80,6 +80,8 @@ pub struct Published {
     pub latest_msg: Option<SignedConsensusMsg>,
     /// When this process last appended a block (Unix seconds).
     pub last_block_unix: Option<u64>,
+    /// Each quorum member's state in the recent slots (none before the first step).
+    pub quorum_health: Option<Arc<mcnode_node_core::QuorumHealthReport>>,
 }
 
 /// The way to the node task: bounded queues, envelopes on their own so they never wait

@@ -38,6 +38,7 @@ use crate::{
     admit::Admission,
     config::{ConfigError, CoreConfig},
     fetch::{FetchRequest, FetchStats, Fetcher},
+    health::{QuorumHealth, QuorumHealthReport},
     held::Held,
     store::{Inserted, NotStored, TxStore},
     types::{
@@ -346,6 +347,8 @@ pub struct NodeCore<B> {
     propose_at: Option<Millis>,
     /// [`Admission::limit`] as of the last input.
     admit_limit: usize,
+    /// What each quorum member did in the recent slots.
+    health: QuorumHealth,
 }
 
 impl<B> std::fmt::Debug for NodeCore<B> {
@@ -376,6 +379,7 @@ impl<B: Clone> NodeCore<B> {
         let policy = TxSetPolicy::new(TxStore::new(cfg.limits), cfg.max_block_txs);
         let scp = Node::new(local.clone(), quorum_set.clone(), policy, cfg.scp)?;
         let peers: Vec<NodeId> = peers.into_iter().filter(|p| *p != local).collect();
+        let health = QuorumHealth::new(local.clone(), quorum_set.clone(), tip.index + 1);
         let mut core = Self {
             cfg,
             quorum_set,
@@ -409,6 +413,7 @@ impl<B: Clone> NodeCore<B> {
             relay_delay: Ewma::default(),
             propose_at: None,
             admit_limit: cfg.admit.floor,
+            health,
         };
         let slot = core.slot();
         for msg in restored.iter().filter(|m| m.slot == slot) {
@@ -512,6 +517,12 @@ impl<B: Clone> NodeCore<B> {
         self.heard.iter().map(|(n, (s, t))| (n, *s, *t))
     }
 
+    /// Each quorum member's state in the recent slots and the v-blocking distance, at
+    /// `now` (see [`crate::health`]).
+    pub fn quorum_health(&self, now: Millis) -> QuorumHealthReport {
+        self.health.report(now)
+    }
+
     /// The heights (numbers of blocks) peers are known to have.
     pub fn peer_heights(&self) -> &BTreeMap<NodeId, u64> {
         &self.peer_heights
@@ -555,7 +566,7 @@ impl<B: Clone> NodeCore<B> {
     pub fn tick(&mut self, now: Millis) {
         if self.scp.next_timeout().is_some_and(|t| t <= now) {
             let out = self.scp.process_timeouts(now);
-            self.broadcast(out);
+            self.broadcast(out, now);
         }
         self.maybe_catch_up(now);
         self.check_stall(now);
@@ -596,6 +607,13 @@ impl<B: Clone> NodeCore<B> {
 
     /// A peer's SCP envelope, signature verified by the shell.
     pub fn on_envelope(&mut self, env: Envelope, now: Millis) -> Disposition {
+        let parent_matches = env
+            .msg
+            .slot
+            .checked_sub(1)
+            .and_then(|i| self.block_id(i))
+            .map(|id| id == env.prev_block_id);
+        self.health.on_message(&env.msg, parent_matches, now);
         let d = self.envelope(env, now);
         *self.stats.envelopes.entry(d.as_str()).or_default() += 1;
         self.pump(now);
@@ -650,7 +668,7 @@ impl<B: Clone> NodeCore<B> {
     fn feed(&mut self, env: Envelope, waiting: bool, now: Millis) -> Disposition {
         match self.scp.handle_message(&env.msg, now) {
             Ok(out) => {
-                self.broadcast(out);
+                self.broadcast(out, now);
                 if waiting {
                     Disposition::Waiting
                 } else {
@@ -838,6 +856,8 @@ impl<B: Clone> NodeCore<B> {
             self.fetcher.resolved(h);
         }
         self.stats.blocks += 1;
+        self.health.on_decided(block.index, None, now);
+        self.health.on_slot(block.index + 1);
         self.tip = Tip {
             index: block.index,
             id: block.id,
@@ -904,6 +924,7 @@ impl<B: Clone> NodeCore<B> {
     pub fn on_peer_heights(&mut self, heights: &[(NodeId, u64)], now: Millis) {
         for (peer, h) in heights {
             self.peer_height(peer, *h);
+            self.health.on_answered(peer, now);
         }
         self.maybe_catch_up(now);
         self.pump(now);
@@ -1055,7 +1076,7 @@ impl<B: Clone> NodeCore<B> {
         if waited && self.scp.externalized(slot).is_none() {
             self.stats.revalidations += 1;
             let out = self.scp.revalidate(slot, now);
-            self.broadcast(out);
+            self.broadcast(out, now);
         }
     }
 
@@ -1064,11 +1085,12 @@ impl<B: Clone> NodeCore<B> {
         self.relay_delay.get()
     }
 
-    fn broadcast(&mut self, msgs: Vec<Msg<TxSet>>) {
+    fn broadcast(&mut self, msgs: Vec<Msg<TxSet>>, now: Millis) {
         for msg in msgs {
             let Some(prev_block_id) = msg.slot.checked_sub(1).and_then(|i| self.block_id(i)) else {
                 continue;
             };
+            self.health.on_own_message(msg.slot, now);
             self.actions.push(Action::Broadcast { msg, prev_block_id });
         }
     }
@@ -1100,7 +1122,7 @@ impl<B: Clone> NodeCore<B> {
         self.propose_at = None;
         self.proposed = true;
         match self.scp.propose_values(slot, vec![TxSet::new(hashes)], now) {
-            Ok(out) => self.broadcast(out),
+            Ok(out) => self.broadcast(out, now),
             // Every held transaction is valid; only a purged slot refuses (not reached).
             Err(_) => self.proposed = false,
         }
@@ -1287,6 +1309,12 @@ impl<B: Clone> NodeCore<B> {
     /// due fetches, persist changed own messages.
     fn pump(&mut self, now: Millis) {
         self.admit_limit = self.admission.limit(now);
+        let slot = self.slot();
+        if !self.health.is_decided(slot) {
+            if let Some(value) = self.scp.externalized(slot) {
+                self.health.on_decided(slot, Some(value), now);
+            }
+        }
         self.pump_validation();
         self.feed_legacy_waiting(now);
         self.maybe_propose(now);

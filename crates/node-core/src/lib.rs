@@ -20,6 +20,7 @@
 //!   `on_form_failed`, `on_catch_up_done`, `on_peer_heights` and `tick`; after each,
 //!   [`NodeCore::take_actions`].
 //! - [`NodeCore::status`] and [`NodeCore::stats`] for gauges and counters,
+//!   [`NodeCore::quorum_health`] for each quorum member's state ([`health`]),
 //!   [`NodeCore::lookup`] to answer a peer's `GetTxs`.
 //! - [`CoreConfig`] (plain data with `validate`).
 //!
@@ -33,6 +34,7 @@ pub mod admit;
 pub mod config;
 mod core;
 pub mod fetch;
+pub mod health;
 pub mod held;
 pub mod store;
 pub mod types;
@@ -45,6 +47,9 @@ pub use crate::core::{
 pub use admit::{Admission, AdmitConfig};
 pub use config::{ConfigError, CoreConfig};
 pub use fetch::{FetchConfig, FetchRequest, FetchStats};
+pub use health::{
+    v_blocking_distance, MemberHealth, MemberState, QuorumHealth, QuorumHealthReport, SlotState,
+};
 pub use store::{StoreLimits, TxStore};
 pub use types::{
     codes, AppendedBlock, BlockId, Checked, CoreTx, Disposition, Envelope, FetchId, Refusal,

@@ -158,12 +158,64 @@ impl FakeNode {
             },
             rust_log: s.filter.clone(),
             uptime_seconds: 12,
+            quorum_health: Some(mcnode_api::admin::QuorumHealthInfo {
+                slot: s.height,
+                v_blocking_distance: Some(0),
+                members: vec![
+                    mcnode_api::admin::QuorumMemberHealth {
+                        responder_id: "node1:8443".into(),
+                        state: Some(mcnode_api::admin::QuorumMemberState::Agree),
+                        state_slot: Some(s.height - 1),
+                        up: true,
+                        last_slot: Some(s.height),
+                        last_message_age_seconds: Some(0.5),
+                        recent: vec![mcnode_api::admin::SlotStateInfo {
+                            slot: s.height - 1,
+                            state: mcnode_api::admin::QuorumMemberState::Agree,
+                        }],
+                    },
+                    mcnode_api::admin::QuorumMemberHealth {
+                        responder_id: HOSTILE.into(),
+                        state: Some(mcnode_api::admin::QuorumMemberState::Missing),
+                        state_slot: Some(s.height - 1),
+                        up: false,
+                        last_slot: None,
+                        last_message_age_seconds: None,
+                        recent: vec![mcnode_api::admin::SlotStateInfo {
+                            slot: s.height - 1,
+                            state: mcnode_api::admin::QuorumMemberState::Missing,
+                        }],
+                    },
+                ],
+            }),
         }
     }
 
     /// What `GetInfo` answers now, as JSON.
     pub fn info_json(&self) -> String {
         serde_json::to_string(&self.info()).unwrap()
+    }
+
+    /// What `GetHistory` answers: an hour of samples, a block every other one.
+    pub fn history_json(&self) -> String {
+        let samples = (0..360u64)
+            .map(|i| mcnode_api::admin::HistorySample {
+                start_unix: 1_800_000_000 + i * 10,
+                blocks: i % 2,
+                txs: i % 2,
+                latency_count: i % 2,
+                latency_sum_seconds: (i % 2) as f64 * 0.8,
+                latency_max_seconds: (i % 2) as f64 * 0.8,
+                pending_values: i % 5,
+                peers_heard: 3,
+            })
+            .collect();
+        serde_json::to_string(&mcnode_api::admin::History {
+            format: mcnode_api::admin::HISTORY_FORMAT,
+            interval_seconds: 10,
+            samples,
+        })
+        .unwrap()
     }
 
     /// What `GetScpState` answers.
@@ -225,6 +277,15 @@ impl pb::admin_api_server::AdminApi for FakeNode {
     ) -> Result<Response<pb::GetScpStateResponse>, Status> {
         Ok(Response::new(pb::GetScpStateResponse {
             state_json: self.scp_json(),
+        }))
+    }
+
+    async fn get_history(
+        &self,
+        _request: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::GetHistoryResponse>, Status> {
+        Ok(Response::new(pb::GetHistoryResponse {
+            history_json: self.history_json(),
         }))
     }
 }

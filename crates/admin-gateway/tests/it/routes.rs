@@ -62,6 +62,48 @@ async fn panel_shows_the_node() {
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{html}"
     );
+    // Quorum health: a table by member, the v-blocking distance.
+    assert!(html.contains("id=\"v-blocking-distance\">0<"), "{html}");
+    assert!(
+        html.contains("<td class=\"mono\">node1:8443</td><td><span class=\"badge ok\">agree</span></td><td>yes</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"badge bad\">missing</span></td><td>no</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"slot missing\" title=\"slot 6: missing\">"),
+        "{html}"
+    );
+    // The last hour as four inline SVG charts.
+    for id in [
+        "chart-blocks",
+        "chart-latency",
+        "chart-pending",
+        "chart-peers",
+    ] {
+        let start = html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id}: {html}"));
+        let rest = &html[start..];
+        let end = rest.find("</svg>").unwrap();
+        assert!(rest[..end].contains("<svg viewBox="), "{id}: {rest}");
+        assert!(
+            rest[..end].contains("<rect") || rest[..end].contains("<polyline"),
+            "{id}: {rest}"
+        );
+    }
+    // 3 blocks per minute (every other 10-s sample), 0.8 s latency, 3 peers.
+    assert!(
+        html.contains("<span class=\"now\">3 blocks</span>"),
+        "{html}"
+    );
+    assert!(html.contains("<span class=\"now\">0.80 s</span>"), "{html}");
+    assert!(
+        html.contains("<span class=\"now\">3 peers</span>"),
+        "{html}"
+    );
     // No external assets.
     assert!(!html.contains("src=\"http"), "{html}");
     assert!(!html.contains("href=\"http"), "{html}");
@@ -183,6 +225,10 @@ async fn info_and_scp_are_the_nodes_json() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/json");
     assert_eq!(body, node.scp_json());
+    let (status, content_type, body) = get(&format!("{}/history", gw.panel)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(body, node.history_json());
 }
 
 #[tokio::test]

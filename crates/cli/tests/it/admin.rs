@@ -1,7 +1,8 @@
 //! The admin side of a running localnet: `/metrics` on both gateway ports and on
 //! `ledger-distribution`, checked by Prometheus' own `promtool`; the spec's metrics moving
-//! as the network takes transactions; and the panel driven in headless Chromium through
-//! its WebDriver (`chromedriver`), with a screenshot under `test-output/`.
+//! as the network takes transactions; the quorum health as a node is stopped and goes on
+//! again; and the panel driven in headless Chromium through its WebDriver
+//! (`chromedriver`), with a screenshot under `test-output/`.
 //!
 //! `scripts/setup.sh` installs promtool and Chromium (Debian packages `prometheus`,
 //! `chromium`, `chromium-driver`); without them these tests fail and say so.
@@ -596,6 +597,169 @@ fn the_panel_works_in_headless_chromium() {
         )
         .await
         .unwrap();
+
+        // The quorum health table and the last hour's charts (inline SVG, drawn from the
+        // node's own history): every member agrees, two more failures block node 0, and
+        // the block just appended shows in the blocks chart.
+        browser.goto(&panel).await.unwrap();
+        wait_text(&browser, "v-blocking-distance", |t| t == "2").await;
+        let rows = browser
+            .find_all(fantoccini::Locator::Css("#quorum-health tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        for row in rows {
+            let text = row.text().await.unwrap();
+            assert!(text.contains("agree"), "{text}");
+        }
+        for id in [
+            "chart-blocks",
+            "chart-latency",
+            "chart-pending",
+            "chart-peers",
+        ] {
+            let svg = browser
+                .find(fantoccini::Locator::Css(&format!("#{id} svg")))
+                .await
+                .unwrap_or_else(|e| panic!("#{id}: {e}"));
+            let html = svg.html(false).await.unwrap();
+            assert!(html.contains("viewBox"), "{id}: {html}");
+        }
+        let bars = browser
+            .find_all(fantoccini::Locator::Css("#chart-blocks rect.bar"))
+            .await
+            .unwrap();
+        assert!(!bars.is_empty(), "no block in the blocks chart");
+        wait_text(&browser, "chart-latency", |t| t.contains(" s")).await;
+        let shot = browser.screenshot().await.unwrap();
+        std::fs::write(test_output_dir().join("admin-panel-health.png"), &shot).unwrap();
         browser.close().await.unwrap();
+    });
+}
+
+/// The quorum health seen by node 0, from `/info` and `/metrics` of its gateway: the
+/// members' states (by responder id) and the v-blocking distance.
+async fn quorum_health(net: &Localnet) -> (Vec<(String, String, bool)>, Option<u64>) {
+    let url = format!("http://{}/info", net.manifest.nodes[0].admin_http);
+    let (status, text) = get(&url).await;
+    assert_eq!(status, 200, "{url}: {text}");
+    let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let h = &info["quorum_health"];
+    let members = h["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no quorum_health in {text}"))
+        .iter()
+        .map(|m| {
+            (
+                m["responder_id"].as_str().unwrap().to_string(),
+                // null before node 0 decided a slot.
+                m["state"].as_str().unwrap_or("none").to_string(),
+                m["up"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    (members, h["v_blocking_distance"].as_u64())
+}
+
+/// Sends payments through node 0 (one at a time) until node 0's quorum health is `want`
+/// for node 3 and the distance is `distance`, for 90 s at most.
+async fn pay_until(
+    net: &Localnet,
+    w: &mut mcnode_wallet::Wallet,
+    c0: &mut mcnode_wallet::NodeClient,
+    want: &str,
+    distance: u64,
+) -> Vec<(String, String, bool)> {
+    let node3 = net.manifest.nodes[3].peer_responder_id.clone();
+    let me = w.address();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (members, d) = quorum_health(net).await;
+        let state3 = members.iter().find(|m| m.0 == node3).map(|m| m.1.clone());
+        if state3.as_deref() == Some(want) && d == Some(distance) {
+            return members;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 3 is not {want} with distance {distance}: {members:?}, distance {d:?}"
+        );
+        let _ = w
+            .send(c0, &me, 1_000, &SendOptions::default(), &mut OsRng)
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Sends SIGCONT on drop, so a failed test leaves no stopped process behind.
+struct Continue<'a>(&'a NodeProcess);
+
+impl Drop for Continue<'_> {
+    fn drop(&mut self) {
+        self.0.send(rustix::process::Signal::CONT);
+    }
+}
+
+/// Node 3 stopped (SIGSTOP): node 0 sees it missing and the v-blocking distance drop
+/// from 2 to 1 (3 of 4, node 0 included: two of the three others block it), in `/info`
+/// and `/metrics`; continued (SIGCONT), it catches up and agrees again.
+#[test]
+fn quorum_health_sees_a_stopped_node_go_missing_and_come_back() {
+    let net = Localnet::start(4);
+    let _logs = LogsOnPanic(net.dir.path().to_path_buf());
+    let node3_id = net.manifest.nodes[3].peer_responder_id.clone();
+    let metrics_url = format!("http://{}/metrics", net.manifest.nodes[0].admin_http);
+    runtime().block_on(async {
+        let mut c0 = client(&net, 0).await;
+        let mut w = wallet(&net, 0, &c0).await;
+        let members = pay_until(&net, &mut w, &mut c0, "agree", 2).await;
+        assert_eq!(members.len(), 3, "{members:?}");
+        assert!(members.iter().all(|m| m.1 == "agree" && m.2), "{members:?}");
+
+        let node3 = NodeProcess::find(&net, 3);
+        node3.send(rustix::process::Signal::STOP);
+        let resume = Continue(&node3);
+        let members = pay_until(&net, &mut w, &mut c0, "missing", 1).await;
+        for m in &members {
+            let want = if m.0 == node3_id {
+                ("missing", false)
+            } else {
+                ("agree", true)
+            };
+            assert_eq!((m.1.as_str(), m.2), want, "{members:?}");
+        }
+        let (status, text) = get(&metrics_url).await;
+        assert_eq!(status, 200);
+        promtool_check(&text, "node 0's metrics with a member missing");
+        let m = samples(&text);
+        let series = |state: &str| {
+            format!("mcnode_quorum_member_state{{node=\"{node3_id}\",state=\"{state}\"}}")
+        };
+        assert_eq!(value(&m, &series("missing")), 1.0, "{text}");
+        assert_eq!(value(&m, &series("agree")), 0.0, "{text}");
+        assert_eq!(
+            value(&m, "mcnode_quorum_v_blocking_distance"),
+            1.0,
+            "{text}"
+        );
+        assert_eq!(value(&m, "mcnode_quorum_members_up"), 2.0, "{text}");
+        assert_eq!(
+            value(
+                &m,
+                &format!("mcnode_quorum_member_up{{node=\"{node3_id}\"}}")
+            ),
+            0.0
+        );
+
+        drop(resume);
+        let members = pay_until(&net, &mut w, &mut c0, "agree", 2).await;
+        assert!(members.iter().all(|m| m.2), "{members:?}");
+        let (_, text) = get(&metrics_url).await;
+        let m = samples(&text);
+        assert_eq!(value(&m, &series("agree")), 1.0, "{text}");
+        assert_eq!(
+            value(&m, "mcnode_quorum_v_blocking_distance"),
+            2.0,
+            "{text}"
+        );
     });
 }

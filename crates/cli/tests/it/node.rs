@@ -122,6 +122,12 @@ impl NodeProcess {
         &self.env
     }
 
+    /// Sends `signal` and returns at once (e.g. SIGSTOP, SIGCONT).
+    pub(crate) fn send(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.pid).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
     pub(crate) fn signal(&self, signal: rustix::process::Signal) {
         let pid = rustix::process::Pid::from_raw(self.pid).unwrap();
         rustix::process::kill_process(pid, signal).unwrap();

@@ -554,3 +554,57 @@ fn with_fast_validation_a_client_tx_is_nominated_at_once() {
         ClientVerdict::Accepted
     );
 }
+
+#[test]
+fn quorum_health_follows_the_members_envelopes_and_the_blocks() {
+    use mcnode_node_core::MemberState;
+    let mut c = core(CoreConfig::default());
+    let v = TxSet::new(vec![h(1)]);
+    c.on_envelope(env(1, 1, accepted_prepare(&v)), 10);
+    c.on_envelope(env(2, 1, accepted_prepare(&v)), 20);
+    // Nothing decided yet: no member has a state, the slot has begun.
+    let r = c.quorum_health(30);
+    assert_eq!(r.slot, 1);
+    assert!(r.members.iter().all(|m| m.state.is_none()));
+    assert_eq!(
+        r.members.iter().map(|m| m.up).collect::<Vec<_>>(),
+        vec![true, true, false]
+    );
+    // 3 of {n0..n3}: two of the three others block n0; n3 is not up.
+    assert_eq!(r.v_blocking_distance, Some(1));
+    c.on_block_appended(
+        AppendedBlock {
+            index: 1,
+            id: [1; 32],
+            parent_id: GENESIS,
+            key_images: vec![],
+            output_keys: vec![],
+            included: vec![],
+            dropped: vec![],
+        },
+        100,
+    )
+    .unwrap();
+    let r = c.quorum_health(150);
+    assert_eq!(r.slot, 2);
+    let states: Vec<_> = r
+        .members
+        .iter()
+        .map(|m| (m.node.as_str(), m.state.unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("n1:1", MemberState::Agree),
+            ("n2:1", MemberState::Agree),
+            ("n3:1", MemberState::Missing)
+        ]
+    );
+    assert_eq!(r.members[0].last_message_age_ms, Some(140));
+    assert_eq!(r.v_blocking_distance, Some(1));
+    // n3 speaks about slot 2 on our block 1: up again.
+    let mut e = env(3, 2, accepted_prepare(&v));
+    e.prev_block_id = [1; 32];
+    c.on_envelope(e, 200);
+    assert_eq!(c.quorum_health(210).v_blocking_distance, Some(2));
+}
