@@ -120,9 +120,11 @@ pub fn verify<R: RngCore + CryptoRng>(
         .map_err(|_| RangeProofError::Invalid)
 }
 
-/// Builds the generator tables now rather than on the first proof.
+/// Builds the generator tables now rather than on the first proof (or first batch: the
+/// tables of [`crate::batch`] too).
 pub fn warm_up() {
     LazyLock::force(&BP_GENS);
+    crate::batch::warm_up();
 }
 
 #[cfg(test)]

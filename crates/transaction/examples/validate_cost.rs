@@ -6,7 +6,9 @@
 //! then
 //! * `setup`: nothing more (the baseline to subtract);
 //! * `single`: `N` calls of `validate`, cycling through the pool;
-//! * `batch`: one call of `validate_batch` over `N` transactions.
+//! * `batch`: one call of `validate_batch` over `N` transactions;
+//! * `reference`: `N` times the MobileCoin-shaped cost of one 1-in/2-out transaction
+//!   (constant-time ring verification and a range proof over 4 values).
 #![allow(missing_docs)]
 
 use mcnode_transaction::{
@@ -23,10 +25,11 @@ fn main() {
     ) {
         (Some(m), Some(n)) => (m.clone(), n),
         _ => {
-            eprintln!("usage: validate_cost setup|single|batch N");
+            eprintln!("usage: validate_cost setup|single|batch|reference N");
             std::process::exit(2);
         }
     };
+    mcnode_crypto::range_proof::warm_up();
     let cases = BenchCases::new(7);
     let txs = cases.batch_1in2out(16, n.max(1), 11);
     let ledger = cases.ledger();
@@ -38,6 +41,13 @@ fn main() {
             .iter()
             .take(n)
             .all(|tx| validate(tx, BENCH_BLOCK, DEFAULT_MINIMUM_FEE, ledger).is_ok()),
+        "reference" => {
+            for _ in 0..n {
+                cases.ring_verify_constant_time();
+                cases.range_verify(4);
+            }
+            true
+        }
         "batch" => validate_batch(&txs[..n], BENCH_BLOCK, DEFAULT_MINIMUM_FEE, ledger)
             .iter()
             .all(Result::is_ok),

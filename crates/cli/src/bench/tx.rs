@@ -1,5 +1,11 @@
 //! `mcnode bench tx`: transaction validation costs, measured in one run so that ratios
 //! compare like with like. Each figure is the median of `--samples` timings.
+//!
+//! `batch_verification`: for each `--batch-sizes` entry, the per-transaction time of
+//! `validate_batch` over that many 1-in/2-out transactions, on one core and on all;
+//! `batch_vs_reference_ratio` is the one-core per-transaction time at batch 100 over the
+//! MobileCoin-shaped single-transaction cost (`reference_1in2out_ms`). Instruction counts
+//! of the same operations: `scripts/bench-tx-instructions.sh` (callgrind).
 
 use std::time::Instant;
 
@@ -19,6 +25,10 @@ pub struct TxBenchArgs {
     /// Transactions in the parallel batch.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Batch sizes of the batch-verification figures (1-in/2-out transactions);
+    /// `batch_vs_reference_ratio` needs 100 among them.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    batch_sizes: Vec<usize>,
     /// Seed of the generated ledger and transactions.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -111,6 +121,45 @@ pub fn run(args: TxBenchArgs) -> anyhow::Result<serde_json::Value> {
     }
     let (batch_one, batch_all, speedup) = (median(&mut one), median(&mut all), median(&mut ratios));
 
+    // Batch verification: per-transaction cost of `validate_batch` over batches of 1-in/2-out
+    // transactions (64 distinct ones, repeated), on one core and on all cores.
+    let mut sizes = Vec::new();
+    let mut per_tx_100 = f64::NAN;
+    for &size in &args.batch_sizes {
+        let txs = cases.batch_1in2out(64, size, args.seed + 1);
+        let run = || {
+            let results = validate_batch(&txs, BENCH_BLOCK, DEFAULT_MINIMUM_FEE, cases.ledger());
+            assert!(
+                results.iter().all(Result::is_ok),
+                "batch transactions must validate"
+            );
+        };
+        // About 2,000 transactions' worth of timings per size, at least 5 and at most
+        // `samples` runs.
+        let repeats = (2000 / size.max(1)).clamp(5, n.max(5));
+        run();
+        let (mut one, mut all) = (Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let t = Instant::now();
+            single.install(run);
+            one.push(t.elapsed().as_secs_f64() * 1e3 / size.max(1) as f64);
+            let t = Instant::now();
+            run();
+            all.push(t.elapsed().as_secs_f64() * 1e3 / size.max(1) as f64);
+        }
+        let (one, all) = (median(&mut one), median(&mut all));
+        if size == 100 {
+            per_tx_100 = one;
+        }
+        sizes.push(json!({
+            "batch": size,
+            "runs": repeats,
+            "per_tx_one_core_ms": round(one),
+            "per_tx_all_cores_ms": round(all),
+            "vs_reference_ratio_one_core": round(one / reference),
+        }));
+    }
+
     Ok(json!({
         "bench": "tx",
         "samples": n,
@@ -132,5 +181,7 @@ pub fn run(args: TxBenchArgs) -> anyhow::Result<serde_json::Value> {
         "batch_all_cores_ms": round(batch_all),
         "batch_tx_per_s_all_cores": round(args.batch as f64 / (batch_all / 1e3)),
         "parallel_speedup": round(speedup),
+        "batch_verification": sizes,
+        "batch_vs_reference_ratio": if per_tx_100.is_nan() { serde_json::Value::Null } else { json!(round(per_tx_100 / reference)) },
     }))
 }
