@@ -567,6 +567,33 @@ mod tests {
         assert!(cases > 300);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Hostile bytes: random 32-byte elements written over a valid proof, or its length
+        /// changed; never a panic, and the same verdict as dalek.
+        #[test]
+        fn hostile_bytes_agree_with_dalek(
+            m in 1usize..4,
+            writes in proptest::collection::vec((0usize..40, proptest::prelude::any::<[u8; 32]>()), 0..3),
+            len_change in -70i64..70,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let values: Vec<u64> = (0..m as u64).collect();
+            let (mut p, c) = proof(&mut rng, &values);
+            for (k, bytes) in &writes {
+                let k = k % (p.len() / 32);
+                p[32 * k..32 * (k + 1)].copy_from_slice(bytes);
+            }
+            let len = (p.len() as i64 + len_change).max(0) as usize;
+            p.resize(len, 7);
+            let dalek = range_proof::verify(&p, &c, &mut rng);
+            let ours = single(&p, &c, &mut rng);
+            proptest::prop_assert_eq!(ours, dalek);
+        }
+    }
+
     #[test]
     fn sum_of_powers_matches_the_sum() {
         let x = Scalar::from(3u64);
