@@ -21,15 +21,16 @@
 //!    equation passes with probability at most `2^-128`: the weights are drawn from a
 //!    CSPRNG, `rand::thread_rng`, after the transactions are fixed, and the group has
 //!    prime order; the argument is in [`mcnode_crypto::batch`]). A chunk that fails is
-//!    checked again transaction by transaction, in parallel, with `validate`'s own range
-//!    proof and balance checks, so exactly the failing transactions are named.
+//!    halved and each half checked the same way; fewer than four transactions left are
+//!    checked one by one, in parallel, with `validate`'s own range proof and balance
+//!    checks, so exactly the failing transactions are named.
 //! 5. Each verdict follows `validate`'s order: range proof, then balance, then ring
 //!    signatures.
 //!
 //! Cost: an honest batch pays the range proofs' scalar work and one large multiscalar
-//! multiplication instead of one per proof. A chunk with a bad proof costs its batch
-//! check plus the per-transaction checks of that chunk, so an attacker can at most double
-//! the proof cost of the chunk it poisons.
+//! multiplication instead of one per proof. One bad transaction in a chunk of `n` adds
+//! about `2 log2(n / 4)` combined checks over shrinking halves (together about twice the
+//! chunk's own multiscalar work) and at most three transactions' own proof checks.
 
 use curve25519_dalek::{ristretto::RistrettoPoint, scalar::Scalar};
 use mcnode_crypto::{
@@ -93,7 +94,7 @@ pub fn validate_batch<L: LedgerView + Sync + ?Sized>(
         .div_ceil(rayon::current_num_threads().max(1))
         .max(1);
     let verdicts: Vec<(usize, Result<[u8; 32], ValidationError>)> = pending
-        .par_chunks_mut(chunk)
+        .par_chunks(chunk)
         .flat_map_iter(|chunk| verify_chunk(chunk, txs))
         .collect();
     for (index, r) in verdicts {
@@ -147,14 +148,18 @@ fn prepare<L: LedgerView + ?Sized>(
     }))
 }
 
-/// The verdicts of one chunk: one multiscalar check, then per transaction if it fails.
-fn verify_chunk(
-    chunk: &mut [Pending],
-    txs: &[Tx],
-) -> Vec<(usize, Result<[u8; 32], ValidationError>)> {
+/// Below this many transactions, a failed combined check is settled transaction by
+/// transaction rather than by halving.
+const BISECT_BELOW: usize = 4;
+
+/// The verdicts of one chunk: one multiscalar check over all of it; if that fails, each
+/// half is checked the same way (down to [`BISECT_BELOW`] transactions, which are checked
+/// one by one with `validate`'s own code), so a bad transaction costs a few more
+/// multiscalar checks of shrinking size, not the whole chunk's per-transaction proofs.
+fn verify_chunk(chunk: &[Pending], txs: &[Tx]) -> Vec<(usize, Result<[u8; 32], ValidationError>)> {
     let mut all = BatchCheck::new();
-    for p in chunk.iter_mut() {
-        all.merge(std::mem::take(&mut p.check));
+    for p in chunk {
+        all.merge(p.check.clone());
     }
     if all.verify() {
         return chunk
@@ -162,10 +167,16 @@ fn verify_chunk(
             .map(|p| (p.index, p.rings.clone().map(|()| p.hash)))
             .collect();
     }
-    chunk
-        .par_iter()
-        .map(|p| (p.index, fallback(p, &txs[p.index])))
-        .collect()
+    if chunk.len() < BISECT_BELOW {
+        return chunk
+            .par_iter()
+            .map(|p| (p.index, fallback(p, &txs[p.index])))
+            .collect();
+    }
+    let (left, right) = chunk.split_at(chunk.len() / 2);
+    let (mut verdicts, more) = rayon::join(|| verify_chunk(left, txs), || verify_chunk(right, txs));
+    verdicts.extend(more);
+    verdicts
 }
 
 /// `validate`'s own proof checks for one transaction, in its order.
