@@ -8,7 +8,8 @@
 # the MobileCoin-shaped single-transaction cost (constant-time ring + range proof m=4),
 # and batch_vs_reference_ratio = I(batch, 100) / R when 100 is among the sizes.
 # Usage: scripts/bench-tx-instructions.sh [SIZES...]   (default: 1 10 100)
-# Batch 1000 takes about 15 minutes under callgrind on this 2-core machine; pass it
+# Size 1000 (single and batch) took about 25 minutes under callgrind on this shared
+# 2-core machine; pass it
 # explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
