@@ -20,7 +20,7 @@ pub const RANGE_BITS: usize = 64;
 /// The most values one proof aggregates (after padding).
 pub const MAX_AGGREGATION: usize = 16;
 
-static BP_GENS: LazyLock<BulletproofGens> =
+pub(crate) static BP_GENS: LazyLock<BulletproofGens> =
     LazyLock::new(|| BulletproofGens::new(RANGE_BITS, MAX_AGGREGATION));
 
 /// Why a range proof could not be made or was refused.
@@ -48,11 +48,11 @@ pub enum RangeProofError {
     Invalid,
 }
 
-fn transcript() -> Transcript {
+pub(crate) fn transcript() -> Transcript {
     Transcript::new(domain::RANGE_PROOF.as_bytes())
 }
 
-fn padded_len(m: usize) -> Result<usize, RangeProofError> {
+pub(crate) fn padded_len(m: usize) -> Result<usize, RangeProofError> {
     match m {
         0 => Err(RangeProofError::Empty),
         m if m > MAX_AGGREGATION => Err(RangeProofError::TooMany(m)),
@@ -120,9 +120,11 @@ pub fn verify<R: RngCore + CryptoRng>(
         .map_err(|_| RangeProofError::Invalid)
 }
 
-/// Builds the generator tables now rather than on the first proof.
+/// Builds the generator tables now rather than on the first proof (or first batch: the
+/// tables of [`crate::batch`] too).
 pub fn warm_up() {
     LazyLock::force(&BP_GENS);
+    crate::batch::warm_up();
 }
 
 #[cfg(test)]

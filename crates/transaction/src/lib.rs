@@ -7,7 +7,8 @@
 //! * [`membership`]: the TxOut Merkle tree and membership proofs (old proofs stay valid).
 //! * [`tx`]: [`TxIn`], [`TxPrefix`], [`Tx`] and their hashes.
 //! * [`validate()`]: the pure validity check, with one [`ValidationError`] variant and
-//!   stable code per rule, against a [`LedgerView`]; [`validate_batch`] runs it on all cores.
+//!   stable code per rule, against a [`LedgerView`]; [`validate_batch`] gives many
+//!   transactions the same verdicts with their proofs verified together ([`batch`]).
 //! * [`builder`]: [`TxBuilder`], the wallet side.
 //! * [`version`]: block versions and the features each introduces.
 //! * [`constants`]: ring size, input/output limits, tombstone window, default minimum fee.

@@ -144,6 +144,18 @@ impl BenchCases {
         }
     }
 
+    /// `n` valid 1-input, 2-output transactions for batch benchmarks: `distinct` different
+    /// ones (fresh decoys, blindings and proofs each, all spending the same owned output),
+    /// repeated in turn. Verification costs the same whether a proof repeats or not.
+    pub fn batch_1in2out(&self, distinct: usize, n: usize, seed: u64) -> Vec<Tx> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let pool: Vec<Tx> = (0..distinct.max(1))
+            .map(|_| self.fixture.tx(1, 2, &mut rng))
+            .collect();
+        (0..n).map(|i| pool[i % pool.len()].clone()).collect()
+    }
+
     /// The ledger view the transactions validate against.
     pub fn ledger(&self) -> &TxOutTree {
         &self.fixture.tree

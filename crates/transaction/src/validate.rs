@@ -247,6 +247,49 @@ fn check<L: LedgerView + ?Sized>(
     ledger: &L,
     verify_proofs: bool,
 ) -> Result<[u8; 32], ValidationError> {
+    let checked = check_static(tx, block_index, minimum_fee, ledger)?;
+    if !verify_proofs {
+        return Ok(tx.hash_with_message(&checked.message));
+    }
+    let commitments: Vec<_> = tx
+        .prefix
+        .outputs
+        .iter()
+        .map(|o| o.amount.commitment)
+        .collect();
+    range_proof::verify(
+        &tx.signature.range_proof,
+        &commitments,
+        &mut rand::thread_rng(),
+    )
+    .map_err(range_proof_error)?;
+    check_balance(
+        &checked.pseudo_outputs,
+        &checked.output_commitments,
+        tx.prefix.fee,
+    )?;
+    check_ring_signatures(tx, &checked.message)?;
+    Ok(tx.hash_with_message(&checked.message))
+}
+
+/// What [`check_static`] learnt on the way, for the proof checks that follow.
+pub(crate) struct Checked {
+    /// The message every ring signature signs.
+    pub(crate) message: [u8; 32],
+    /// The pseudo-output commitments, decompressed.
+    pub(crate) pseudo_outputs: Vec<RistrettoPoint>,
+    /// The output commitments, decompressed.
+    pub(crate) output_commitments: Vec<RistrettoPoint>,
+}
+
+/// Every rule of [`validate`] before the range proof, in `validate`'s order: what
+/// [`revalidate_verified`] checks.
+pub(crate) fn check_static<L: LedgerView + ?Sized>(
+    tx: &Tx,
+    block_index: u64,
+    minimum_fee: u64,
+    ledger: &L,
+) -> Result<Checked, ValidationError> {
     use ValidationError as E;
     let prefix = &tx.prefix;
     let sig = &tx.signature;
@@ -358,31 +401,36 @@ fn check<L: LedgerView + ?Sized>(
     // Membership: every proof against the root of the ledger state it was made at.
     check_membership(tx, ledger)?;
 
-    let message = tx.signed_message();
-    if !verify_proofs {
-        return Ok(tx.hash_with_message(&message));
+    Ok(Checked {
+        message: tx.signed_message(),
+        pseudo_outputs,
+        output_commitments,
+    })
+}
+
+/// The verdict of a range proof that does not verify.
+pub(crate) fn range_proof_error(e: mcnode_crypto::RangeProofError) -> ValidationError {
+    match e {
+        mcnode_crypto::RangeProofError::Malformed => ValidationError::MalformedRangeProof,
+        _ => ValidationError::InvalidRangeProof,
     }
+}
 
-    // Amounts.
-    let range_commitments: Vec<_> = prefix.outputs.iter().map(|o| o.amount.commitment).collect();
-    range_proof::verify(
-        &sig.range_proof,
-        &range_commitments,
-        &mut rand::thread_rng(),
-    )
-    .map_err(|e| match e {
-        mcnode_crypto::RangeProofError::Malformed => E::MalformedRangeProof,
-        _ => E::InvalidRangeProof,
-    })?;
-    check_balance(&pseudo_outputs, &output_commitments, prefix.fee)?;
-
-    // Ring signatures.
-    for (i, (input, ring_sig)) in prefix.inputs.iter().zip(&sig.ring_signatures).enumerate() {
+/// Every input's ring signature, in input order.
+pub(crate) fn check_ring_signatures(tx: &Tx, message: &[u8; 32]) -> Result<(), ValidationError> {
+    let sig = &tx.signature;
+    for (i, (input, ring_sig)) in tx
+        .prefix
+        .inputs
+        .iter()
+        .zip(&sig.ring_signatures)
+        .enumerate()
+    {
         let ring = input.ring_members();
-        mlsag::verify(&message, &ring, &sig.pseudo_output_commitments[i], ring_sig)
-            .map_err(|reason| E::InvalidRingSignature { input: i, reason })?;
+        mlsag::verify(message, &ring, &sig.pseudo_output_commitments[i], ring_sig)
+            .map_err(|reason| ValidationError::InvalidRingSignature { input: i, reason })?;
     }
-    Ok(tx.hash_with_message(&message))
+    Ok(())
 }
 
 fn check_membership<L: LedgerView + ?Sized>(tx: &Tx, ledger: &L) -> Result<(), ValidationError> {
@@ -428,7 +476,7 @@ fn check_membership<L: LedgerView + ?Sized>(tx: &Tx, ledger: &L) -> Result<(), V
     Ok(())
 }
 
-fn check_balance(
+pub(crate) fn check_balance(
     pseudo_outputs: &[RistrettoPoint],
     outputs: &[RistrettoPoint],
     fee: u64,

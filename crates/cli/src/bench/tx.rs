@@ -1,5 +1,12 @@
 //! `mcnode bench tx`: transaction validation costs, measured in one run so that ratios
 //! compare like with like. Each figure is the median of `--samples` timings.
+//!
+//! `batch_verification`: for each `--batch-sizes` entry, the per-transaction time of
+//! `validate_batch` over that many 1-in/2-out transactions, on one core and on all;
+//! `batch_vs_reference_ratio` is the one-core per-transaction time at batch 100 over the
+//! MobileCoin-shaped single-transaction cost (constant-time ring + range proof m=4, one
+//! core), the median of ratios of timings taken in pairs. Instruction counts
+//! of the same operations: `scripts/bench-tx-instructions.sh` (callgrind).
 
 use std::time::Instant;
 
@@ -19,6 +26,10 @@ pub struct TxBenchArgs {
     /// Transactions in the parallel batch.
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Batch sizes of the batch-verification figures (1-in/2-out transactions);
+    /// `batch_vs_reference_ratio` needs 100 among them.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+    batch_sizes: Vec<usize>,
     /// Seed of the generated ledger and transactions.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -111,6 +122,58 @@ pub fn run(args: TxBenchArgs) -> anyhow::Result<serde_json::Value> {
     }
     let (batch_one, batch_all, speedup) = (median(&mut one), median(&mut all), median(&mut ratios));
 
+    // Batch verification: per-transaction cost of `validate_batch` over batches of 1-in/2-out
+    // transactions (64 distinct ones, repeated), on one core and on all cores.
+    let mut sizes = Vec::new();
+    let mut vs_ref_100 = f64::NAN;
+    for &size in &args.batch_sizes {
+        let txs = cases.batch_1in2out(64, size, args.seed + 1);
+        let run = || {
+            let results = validate_batch(&txs, BENCH_BLOCK, DEFAULT_MINIMUM_FEE, cases.ledger());
+            assert!(
+                results.iter().all(Result::is_ok),
+                "batch transactions must validate"
+            );
+        };
+        // About 2,000 transactions' worth of timings per size, at least 5 and at most
+        // `samples` runs. Each run is paired with one reference timing (the MobileCoin-shaped
+        // single-transaction cost, one core) taken right after it, and the ratio is the
+        // median of the pairs' ratios, so load that drifts on this shared machine hits both
+        // sides of each ratio alike.
+        let repeats = (2000 / size.max(1)).clamp(5, n.max(5));
+        run();
+        let (mut one, mut all, mut vs_ref) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let t = Instant::now();
+            single.install(run);
+            let t1 = t.elapsed().as_secs_f64() * 1e3 / size.max(1) as f64;
+            // The reference right after the one-core run, on the same thread: not after
+            // the all-cores run, whose pool threads still spin for a while when it ends.
+            let t = Instant::now();
+            single.install(|| {
+                cases.ring_verify_constant_time();
+                cases.range_verify(4);
+            });
+            let r = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            run();
+            all.push(t.elapsed().as_secs_f64() * 1e3 / size.max(1) as f64);
+            one.push(t1);
+            vs_ref.push(t1 / r);
+        }
+        let (one, all, vs_ref) = (median(&mut one), median(&mut all), median(&mut vs_ref));
+        if size == 100 {
+            vs_ref_100 = vs_ref;
+        }
+        sizes.push(json!({
+            "batch": size,
+            "runs": repeats,
+            "per_tx_one_core_ms": round(one),
+            "per_tx_all_cores_ms": round(all),
+            "vs_reference_ratio_one_core": round(vs_ref),
+        }));
+    }
+
     Ok(json!({
         "bench": "tx",
         "samples": n,
@@ -132,5 +195,7 @@ pub fn run(args: TxBenchArgs) -> anyhow::Result<serde_json::Value> {
         "batch_all_cores_ms": round(batch_all),
         "batch_tx_per_s_all_cores": round(args.batch as f64 / (batch_all / 1e3)),
         "parallel_speedup": round(speedup),
+        "batch_verification": sizes,
+        "batch_vs_reference_ratio": if vs_ref_100.is_nan() { serde_json::Value::Null } else { json!(round(vs_ref_100)) },
     }))
 }

@@ -1,6 +1,7 @@
 //! Integration tests of mcnode-transaction.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod batch;
 mod golden;
 mod membership;
 mod outputs;

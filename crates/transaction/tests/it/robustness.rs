@@ -8,7 +8,7 @@ use mcnode_transaction::{
 };
 use proptest::prelude::*;
 
-static CASE: LazyLock<(Fixture, Tx)> = LazyLock::new(|| {
+pub(crate) static CASE: LazyLock<(Fixture, Tx)> = LazyLock::new(|| {
     let mut rng = crate::rng(77);
     let f = Fixture::new(
         &mut rng,
@@ -20,7 +20,7 @@ static CASE: LazyLock<(Fixture, Tx)> = LazyLock::new(|| {
 });
 
 #[derive(Debug, Clone)]
-enum Mutation {
+pub(crate) enum Mutation {
     PointByte {
         input: usize,
         member: usize,
@@ -70,7 +70,7 @@ enum Mutation {
     },
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (0..2usize, 0..11usize, 0..32usize, any::<u8>()).prop_map(
             |(input, member, byte, value)| Mutation::PointByte {
@@ -128,7 +128,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn apply(tx: &mut Tx, m: &Mutation) {
+pub(crate) fn apply(tx: &mut Tx, m: &Mutation) {
     match m.clone() {
         Mutation::PointByte {
             input,
