@@ -7,6 +7,7 @@
 //! * `setup`: nothing more (the baseline to subtract);
 //! * `single`: `N` calls of `validate`, cycling through the pool;
 //! * `batch`: one call of `validate_batch` over `N` transactions;
+//! * `batch-bad`: the same with one false range proof in the middle of the batch;
 //! * `reference`: `N` times the MobileCoin-shaped cost of one 1-in/2-out transaction
 //!   (constant-time ring verification and a range proof over 4 values).
 #![allow(missing_docs)]
@@ -25,7 +26,7 @@ fn main() {
     ) {
         (Some(m), Some(n)) => (m.clone(), n),
         _ => {
-            eprintln!("usage: validate_cost setup|single|batch|reference N");
+            eprintln!("usage: validate_cost setup|single|batch|batch-bad|reference N");
             std::process::exit(2);
         }
     };
@@ -51,6 +52,17 @@ fn main() {
         "batch" => validate_batch(&txs[..n], BENCH_BLOCK, DEFAULT_MINIMUM_FEE, ledger)
             .iter()
             .all(Result::is_ok),
+        "batch-bad" => {
+            // One transaction in the middle with a range proof that parses but is false
+            // (a bit of `t_x` flipped): the batch must name it and only it.
+            let mut txs = txs[..n].to_vec();
+            txs[n / 2].signature.range_proof[4 * 32] ^= 1;
+            let results = validate_batch(&txs, BENCH_BLOCK, DEFAULT_MINIMUM_FEE, ledger);
+            results
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.is_ok() != (i == n / 2))
+        }
         other => {
             eprintln!("unknown mode {other}");
             std::process::exit(2);

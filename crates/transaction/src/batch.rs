@@ -2,8 +2,9 @@
 //! one random-weighted multiscalar multiplication per core, every other rule per
 //! transaction across all cores (rayon).
 //!
-//! [`validate_batch`] gives every transaction exactly the verdict [`validate`] gives it
-//! (the same `Ok` hash or the same [`ValidationError`]):
+//! [`validate_batch`] gives every transaction exactly the verdict
+//! [`validate`](crate::validate()) gives it (the same `Ok` hash or the same
+//! [`ValidationError`]):
 //!
 //! 1. Per transaction, in parallel: every rule before the range proof (shape, order, fee,
 //!    tombstone, points, key images, membership), as `validate` checks them. A failure
