@@ -99,24 +99,8 @@ pub fn check_tx(
         output_keys: ctx.output_public_keys.clone(),
     })?;
     let next_block = answer.last_block.index + 1;
-    if let Some(&index) = answer.missing_indices.first() {
-        return Err(
-            Rejection::invalid(&ValidationError::MembershipProofBeyondLedger(index)).into(),
-        );
-    }
-    if let Some(ki) = answer.spent_key_images.iter().next() {
-        return Err(Rejection::new(
-            result_code::KEY_IMAGE_SPENT,
-            format!("key image {} is already spent", hex::encode(ki.as_bytes())),
-        )
-        .into());
-    }
-    if !answer.existing_output_keys.is_empty() {
-        return Err(Rejection::new(
-            result_code::OUTPUT_KEY_EXISTS,
-            "an output public key is already in the ledger",
-        )
-        .into());
+    if let Some(r) = ledger_refusal(ctx, &answer) {
+        return Err(r.into());
     }
     let host = HostLedgerState {
         root_element: Some(answer.root),
@@ -126,6 +110,98 @@ pub fn check_tx(
         .tx_is_well_formed(&ctx.encrypted_tx, next_block, &host)
         .map_err(|e| enclave_rejection(&e))?;
     Ok(next_block)
+}
+
+/// A transaction's verdict: taken, or refused and why.
+pub type Verdict = Result<(), Rejection>;
+
+/// Checks several transactions as [`check`] checks each, with one ledger read for all of
+/// them and their proofs verified together in the enclave
+/// ([`ConsensusEnclave::txs_are_well_formed`]): per transaction, in order, the index of
+/// the block it was checked for and its verdict. `Err` only when the ledger cannot be
+/// read.
+pub fn check_batch(
+    ledger: &dyn Ledger,
+    enclave: &dyn ConsensusEnclave,
+    ctxs: &[&TxContext],
+) -> Result<Vec<(u64, Verdict)>, LedgerError> {
+    let answer = ledger.state_for(&StateQuery {
+        proof_indices: ctxs
+            .iter()
+            .flat_map(|c| c.highest_indices.iter().copied())
+            .collect(),
+        key_images: ctxs
+            .iter()
+            .flat_map(|c| c.key_images.iter().copied())
+            .collect(),
+        output_keys: ctxs
+            .iter()
+            .flat_map(|c| c.output_public_keys.iter().copied())
+            .collect(),
+    })?;
+    let next_block = answer.last_block.index + 1;
+    let mut verdicts: Vec<Option<Verdict>> = ctxs
+        .iter()
+        .map(|c| ledger_refusal(c, &answer).map(Err))
+        .collect();
+    let open: Vec<usize> = (0..ctxs.len()).filter(|i| verdicts[*i].is_none()).collect();
+    let encrypted: Vec<_> = open.iter().map(|i| ctxs[*i].encrypted_tx.clone()).collect();
+    let host = HostLedgerState {
+        root_element: Some(answer.root),
+        root_proofs: answer.proofs,
+    };
+    let checked = enclave.txs_are_well_formed(&encrypted, next_block, &host);
+    for (i, verdict) in open.into_iter().zip(checked) {
+        verdicts[i] = Some(verdict.map(|_| ()).map_err(|e| enclave_rejection(&e)));
+    }
+    Ok(verdicts
+        .into_iter()
+        .map(|v| {
+            (
+                next_block,
+                v.unwrap_or_else(|| {
+                    Err(Rejection::new(
+                        result_code::UNDECODABLE,
+                        "the enclave gave no verdict",
+                    ))
+                }),
+            )
+        })
+        .collect())
+}
+
+/// What the ledger read alone refuses `ctx` for, if anything.
+fn ledger_refusal(ctx: &TxContext, answer: &mcnode_ledger::StateAnswer) -> Option<Rejection> {
+    if let Some(index) = ctx
+        .highest_indices
+        .iter()
+        .find(|i| answer.missing_indices.contains(i))
+    {
+        return Some(Rejection::invalid(
+            &ValidationError::MembershipProofBeyondLedger(*index),
+        ));
+    }
+    if let Some(ki) = ctx
+        .key_images
+        .iter()
+        .find(|k| answer.spent_key_images.contains(k))
+    {
+        return Some(Rejection::new(
+            result_code::KEY_IMAGE_SPENT,
+            format!("key image {} is already spent", hex::encode(ki.as_bytes())),
+        ));
+    }
+    if ctx
+        .output_public_keys
+        .iter()
+        .any(|k| answer.existing_output_keys.contains(k))
+    {
+        return Some(Rejection::new(
+            result_code::OUTPUT_KEY_EXISTS,
+            "an output public key is already in the ledger",
+        ));
+    }
+    None
 }
 
 /// The node core's view of a transaction: its facts, with the context as the body.

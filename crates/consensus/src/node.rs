@@ -745,17 +745,20 @@ impl NodeTask {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
+            // One ledger read and one batch verification for the whole request: the
+            // proofs of all of them are checked together (`validate_batch`).
             let results = blocking(move || {
-                let mut out = Vec::with_capacity(txs.len());
-                for t in txs {
-                    let (checked_for, verdict) =
-                        intake::check(&*shared.ledger, &*shared.enclave, &t.body)?;
-                    out.push(Checked {
-                        tx: t,
+                let ctxs: Vec<&TxContext> = txs.iter().map(|t| &t.body).collect();
+                let verdicts = intake::check_batch(&*shared.ledger, &*shared.enclave, &ctxs)?;
+                let out = txs
+                    .into_iter()
+                    .zip(verdicts)
+                    .map(|(tx, (checked_for, verdict))| Checked {
+                        tx,
                         checked_for,
                         outcome: verdict.map_err(Into::into),
-                    });
-                }
+                    })
+                    .collect::<Vec<_>>();
                 Ok::<_, mcnode_ledger::LedgerError>(out)
             })
             .await;

@@ -355,6 +355,22 @@ pub trait ConsensusEnclave: Send + Sync {
         ledger: &HostLedgerState,
     ) -> Result<[u8; 32], EnclaveError>;
 
+    /// Fully validates several cached transactions for block `block_index` against one
+    /// ledger state holding the proofs of all of them: one verdict per transaction, in
+    /// order, each the one [`tx_is_well_formed`](Self::tx_is_well_formed) gives it. An
+    /// enclave may verify their proofs together (the software enclave does, with
+    /// `mcnode_transaction::validate_batch`); this default checks them one by one.
+    fn txs_are_well_formed(
+        &self,
+        txs: &[LocallyEncryptedTx],
+        block_index: u64,
+        ledger: &HostLedgerState,
+    ) -> Vec<Result<[u8; 32], EnclaveError>> {
+        txs.iter()
+            .map(|tx| self.tx_is_well_formed(tx, block_index, ledger))
+            .collect()
+    }
+
     /// Re-encrypts cached transactions for a peer.
     fn txs_for_peer(
         &self,

@@ -12,7 +12,10 @@ use chacha20poly1305::{
 };
 use mcnode_blockchain::{encoding, Block, BlockContents, BlockSignature};
 use mcnode_crypto::{merkle::leaf_hash, Ed25519Public, Ed25519Signer};
-use mcnode_transaction::{membership::Frontier, revalidate_verified, validate, LedgerView, Tx};
+use mcnode_transaction::{
+    membership::Frontier, revalidate_verified, validate, validate_batch, LedgerView,
+    LedgerViewError, RootElement, RootProof, Tx,
+};
 use prost::Message;
 use rand_core::{OsRng, RngCore};
 
@@ -164,6 +167,39 @@ impl VerifiedTxs {
                 }
             }
         }
+    }
+}
+
+/// A host ledger state with its proofs indexed by output index, for checking many
+/// transactions against one read (the host's list is searched linearly).
+struct ProofIndex {
+    root: Option<RootElement>,
+    proofs: HashMap<u64, RootProof>,
+}
+
+impl ProofIndex {
+    fn new(state: &HostLedgerState) -> Self {
+        Self {
+            root: state.root_element,
+            proofs: state
+                .root_proofs
+                .iter()
+                .map(|p| (p.proof.index, p.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl LedgerView for ProofIndex {
+    fn root_element(&self) -> Result<RootElement, LedgerViewError> {
+        self.root.ok_or(LedgerViewError::Empty)
+    }
+
+    fn root_proof(&self, index: u64) -> Result<RootProof, LedgerViewError> {
+        self.proofs
+            .get(&index)
+            .cloned()
+            .ok_or_else(|| LedgerViewError::Storage(format!("host gave no proof of index {index}")))
     }
 }
 
@@ -618,6 +654,45 @@ impl ConsensusEnclave for SoftwareEnclave {
         let hash = validate(&tx, block_index, self.config.chain.minimum_fee, ledger)?;
         lock(&self.verified).insert(digest);
         Ok(hash)
+    }
+
+    fn txs_are_well_formed(
+        &self,
+        txs: &[LocallyEncryptedTx],
+        block_index: u64,
+        ledger: &HostLedgerState,
+    ) -> Vec<Result<[u8; 32], EnclaveError>> {
+        let mut verdicts: Vec<Option<Result<[u8; 32], EnclaveError>>> =
+            Vec::with_capacity(txs.len());
+        let mut decoded = Vec::new();
+        let mut digests = Vec::new();
+        for tx in txs {
+            match self.decrypt_locally_with_digest(tx) {
+                Ok((tx, digest)) => {
+                    verdicts.push(None);
+                    decoded.push(tx);
+                    digests.push(digest);
+                }
+                Err(e) => verdicts.push(Some(Err(e))),
+            }
+        }
+        let view = ProofIndex::new(ledger);
+        let checked = validate_batch(&decoded, block_index, self.config.chain.minimum_fee, &view);
+        let mut verified = lock(&self.verified);
+        let mut checked = checked.into_iter().zip(digests);
+        for slot in verdicts.iter_mut().filter(|v| v.is_none()) {
+            if let Some((verdict, digest)) = checked.next() {
+                if verdict.is_ok() {
+                    verified.insert(digest);
+                }
+                *slot = Some(verdict.map_err(Into::into));
+            }
+        }
+        drop(verified);
+        verdicts
+            .into_iter()
+            .map(|v| v.unwrap_or(Err(EnclaveError::LocalDecrypt)))
+            .collect()
     }
 
     fn txs_for_peer(

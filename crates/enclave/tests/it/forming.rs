@@ -265,3 +265,34 @@ fn blocks_carry_the_configured_version_and_never_go_below_the_parent() {
     );
     assert!(err.to_string().contains("--block-version 2"), "{err}");
 }
+
+#[test]
+fn a_batch_gets_the_verdicts_of_one_by_one_checks() {
+    let s = setup();
+    let state = ledger_state(&s.tree, &s.contexts);
+    let mut batch: Vec<_> = s.contexts.iter().map(|c| c.encrypted_tx.clone()).collect();
+    batch.insert(1, LocallyEncryptedTx(vec![1, 2, 3]));
+    let no_proofs = HostLedgerState {
+        root_element: state.root_element,
+        root_proofs: vec![],
+    };
+    // Block 6: all three txs valid on their own (t0 and t2 conflict only within a block);
+    // block 150: past their tombstone; no proofs: a ledger error each.
+    for (block, ledger) in [(6, &state), (150, &state), (6, &no_proofs)] {
+        let together = s.enclave.txs_are_well_formed(&batch, block, ledger);
+        let alone: Vec<_> = batch
+            .iter()
+            .map(|t| s.enclave.tx_is_well_formed(t, block, ledger))
+            .collect();
+        assert_eq!(together.len(), batch.len());
+        assert_eq!(
+            format!("{together:?}"),
+            format!("{alone:?}"),
+            "block {block}"
+        );
+    }
+    let together = s.enclave.txs_are_well_formed(&batch, 6, &state);
+    assert_eq!(together[0].as_ref().unwrap(), &s.txs[0].hash());
+    assert!(matches!(together[1], Err(EnclaveError::LocalDecrypt)));
+    assert_eq!(together[2].as_ref().unwrap(), &s.txs[1].hash());
+}
