@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use mcnode_api::pb;
 use mcnode_crypto::{hash::hash32, Ed25519Public, Ed25519Signer};
-use mcnode_node_core::{CoreConfig, CoreTx, Envelope, NodeCore, Tip, TxFacts, TxSet};
+use mcnode_node_core::{Action, CoreConfig, CoreTx, Envelope, NodeCore, Tip, TxFacts, TxSet};
 use mcnode_peers::{client::envelope_from_pb, EnvelopeError, ResponderId, SignedConsensusMsg};
 use mcnode_scp::{NodeId, QuorumSet};
 use prost::Message;
@@ -95,8 +95,14 @@ fn new_core() -> Option<NodeCore<u8>> {
 
 /// Fuzz target: a sequence of peer envelopes into one node core.
 pub fn consensus_envelope(data: &[u8]) {
+    let _ = consensus_envelope_actions(data);
+}
+
+/// What [`consensus_envelope`] does, returning every action the node core asked for.
+pub fn consensus_envelope_actions(data: &[u8]) -> Vec<Action<u8>> {
+    let mut actions = Vec::new();
     let Some(mut core) = new_core() else {
-        return;
+        return actions;
     };
     let keys = keys();
     let lookup = |r: &ResponderId| keys.get(r).copied();
@@ -139,12 +145,13 @@ pub fn consensus_envelope(data: &[u8]) {
             },
             now,
         );
-        let _ = core.take_actions();
+        actions.extend(core.take_actions());
         now += STEP_MS;
         core.tick(now);
-        let _ = core.take_actions();
+        actions.extend(core.take_actions());
     }
     let _ = core.status();
+    actions
 }
 
 /// One envelope from node `from`, signed, as length-delimited protobuf bytes (for the

@@ -96,3 +96,45 @@ fn the_client_tx_seeds_are_valid_transactions() {
         assert!(matches!(outcome, Some(Ok(_))), "{file}: {outcome:?}");
     }
 }
+
+#[test]
+fn the_envelope_seeds_reach_scp() {
+    use mcnode_node_core::Action;
+    let round = seeds("consensus_envelope")
+        .into_iter()
+        .find(|(f, _)| f == "seed-round-to-externalize")
+        .unwrap()
+        .1;
+    let actions = mcnode_fuzzing::envelope::consensus_envelope_actions(&round);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::FormBlock { index: 1, .. })),
+        "three peers' full round externalizes slot 1: {actions:#?}"
+    );
+}
+
+#[test]
+fn the_handshake_seeds_pass_the_checks() {
+    use mcnode_enclave::{ClientChannel, ConsensusEnclave, BUILD_MEASUREMENT};
+    use mcnode_fuzzing::handshake::{self as h};
+    let enclave = h::start_enclave(h::enclave_config());
+    let evidence = h::fake_peer_evidence(h::FAKE_PEER_ID).to_bytes();
+    let hello = h::peer_hello(&evidence).unwrap();
+    let (channel, _) = enclave.peer_accept(&hello).unwrap();
+    assert_eq!(channel.responder_id, h::FAKE_PEER_ID);
+    // The same evidence with one byte changed is refused.
+    let mut tampered = evidence.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(enclave
+        .peer_accept(&h::peer_hello(&tampered).unwrap())
+        .is_err());
+    let (_, client_hello) = ClientChannel::start(
+        h::NODE_CLIENT_ID,
+        BUILD_MEASUREMENT,
+        h::enclave_config().chain,
+    )
+    .unwrap();
+    assert!(enclave.client_accept(&client_hello).is_ok());
+}
