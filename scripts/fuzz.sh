@@ -58,12 +58,29 @@ unset CARGO_TARGET_DIR
 FLAGS=(-O -a -s none)
 
 if [ "$1" = cmin ]; then
+  # Minimise committed + scratch inputs (libFuzzer -merge), then keep the seeds and the
+  # smallest of the rest up to FUZZ_CORPUS_KIB (default 64) KiB per target, so the
+  # committed corpus stays small.
   [ $# -eq 2 ] || usage
+  budget=$(( ${FUZZ_CORPUS_KIB:-64} * 1024 ))
   for t in $(pick "$2"); do
-    mkdir -p "fuzz/corpus/$t" "fuzz/target/corpus/$t"
+    merged="fuzz/target/cmin/$t"
+    keep="fuzz/target/cmin/$t.keep"
+    rm -rf "$merged" "$keep"
+    mkdir -p "$merged" "$keep" "fuzz/corpus/$t" "fuzz/target/corpus/$t"
     before=$(find "fuzz/corpus/$t" -type f | wc -l)
-    cargo fuzz run "${FLAGS[@]}" "$t" "fuzz/corpus/$t" "fuzz/target/corpus/$t" -- -merge=1
-    echo "$t: corpus $before -> $(find "fuzz/corpus/$t" -type f | wc -l) files, $(du -sh "fuzz/corpus/$t" | cut -f1)"
+    cargo fuzz run "${FLAGS[@]}" "$t" "$merged" "fuzz/corpus/$t" "fuzz/target/corpus/$t" -- -merge=1
+    cp fuzz/corpus/"$t"/seed-* "$keep"/ 2>/dev/null || true
+    used=$(cat "$keep"/* 2>/dev/null | wc -c)
+    for f in $(ls -Sr "$merged"); do
+      size=$(stat -c %s "$merged/$f")
+      [ $((used + size)) -le "$budget" ] || break
+      cp "$merged/$f" "$keep/"
+      used=$((used + size))
+    done
+    rm -rf "fuzz/corpus/$t"
+    mv "$keep" "fuzz/corpus/$t"
+    echo "$t: corpus $before -> $(find "fuzz/corpus/$t" -type f | wc -l) files ($used bytes; minimised set: $(ls "$merged" | wc -l) files)"
   done
   exit 0
 fi
