@@ -58,11 +58,13 @@ unset CARGO_TARGET_DIR
 FLAGS=(-O -a -s none)
 
 if [ "$1" = cmin ]; then
-  # Minimise committed + scratch inputs (libFuzzer -merge), then keep the seeds and the
-  # smallest of the rest up to FUZZ_CORPUS_KIB (default 64) KiB per target, so the
-  # committed corpus stays small.
+  # Minimise committed + scratch inputs (libFuzzer -merge), then keep the seeds and a
+  # sample of the rest (in file-name order: the names are content hashes) up to
+  # FUZZ_CORPUS_KIB (default 64) KiB and FUZZ_CORPUS_FILES (default 200) files per
+  # target, so the committed corpus stays small.
   [ $# -eq 2 ] || usage
   budget=$(( ${FUZZ_CORPUS_KIB:-64} * 1024 ))
+  max_files=${FUZZ_CORPUS_FILES:-200}
   for t in $(pick "$2"); do
     merged="fuzz/target/cmin/$t"
     keep="fuzz/target/cmin/$t.keep"
@@ -72,9 +74,10 @@ if [ "$1" = cmin ]; then
     cargo fuzz run "${FLAGS[@]}" "$t" "$merged" "fuzz/corpus/$t" "fuzz/target/corpus/$t" -- -merge=1
     cp fuzz/corpus/"$t"/seed-* "$keep"/ 2>/dev/null || true
     used=$(cat "$keep"/* 2>/dev/null | wc -c)
-    for f in $(ls -Sr "$merged"); do
+    for f in $(ls "$merged"); do
+      [ "$(ls "$keep" | wc -l)" -lt "$max_files" ] || break
       size=$(stat -c %s "$merged/$f")
-      [ $((used + size)) -le "$budget" ] || break
+      [ $((used + size)) -le "$budget" ] || continue
       cp "$merged/$f" "$keep/"
       used=$((used + size))
     done
