@@ -65,7 +65,8 @@ if [ "$1" = cmin ]; then
   [ $# -eq 2 ] || usage
   budget=$(( ${FUZZ_CORPUS_KIB:-64} * 1024 ))
   max_files=${FUZZ_CORPUS_FILES:-200}
-  for t in $(pick "$2"); do
+  list=$(pick "$2") || exit 2
+  for t in $list; do
     merged="fuzz/target/cmin/$t"
     keep="fuzz/target/cmin/$t.keep"
     rm -rf "$merged" "$keep"
@@ -95,7 +96,8 @@ shift 2
 case $seconds in
   '' | *[!0-9]*) echo "SECONDS must be a number, not $seconds" >&2; usage ;;
 esac
-for t in $(pick "$what"); do
+list=$(pick "$what") || exit 2
+for t in $list; do
   mkdir -p "fuzz/target/corpus/$t" "fuzz/corpus/$t"
   echo "== $t: up to $seconds s $*"
   start=$(date +%s)
