@@ -626,6 +626,11 @@ impl<B: Clone> NodeCore<B> {
         if author == *self.id() {
             return Disposition::Late;
         }
+        // Slot 0 is the origin block, never agreed on (SCP refuses it too): nothing below
+        // may compute `slot - 1` for it, and it says nothing about the author's height.
+        if slot == 0 {
+            return Disposition::Refused;
+        }
         self.heard.insert(author.clone(), (slot, now));
         let current = self.slot();
         if slot.saturating_add(1) < current {

@@ -608,3 +608,34 @@ fn quorum_health_follows_the_members_envelopes_and_the_blocks() {
     c.on_envelope(e, 200);
     assert_eq!(c.quorum_health(210).v_blocking_distance, Some(2));
 }
+
+/// Fuzzing found it (`fuzz/regressions/consensus_envelope/`): a peer's envelope for slot
+/// 0 reached `slot - 1` and panicked on overflow in debug builds (and looked up block
+/// `u64::MAX` in release ones). Slot 0 is the origin block: refused, as SCP refuses it,
+/// and it does not count as hearing from the peer.
+#[test]
+fn an_envelope_for_slot_zero_is_refused() {
+    let mut c = core(CoreConfig::default());
+    let x = TxSet::new(vec![h(1)]);
+    let before = c.status();
+    assert_eq!(
+        c.on_envelope(env(1, 0, accepted_prepare(&x)), 1),
+        Disposition::Refused
+    );
+    assert_eq!(
+        c.on_envelope(
+            env(
+                2,
+                0,
+                Topic::Nominate(Nominate {
+                    voted: vec![x.clone()],
+                    accepted: vec![]
+                })
+            ),
+            2
+        ),
+        Disposition::Refused
+    );
+    assert_eq!(c.slot(), 1);
+    assert_eq!(format!("{:?}", c.status()), format!("{before:?}"));
+}
