@@ -347,6 +347,8 @@ pub async fn run_with(args: ServiceArgs, make_enclave: EnclaveFactory) -> anyhow
         },
         max_block_txs: args.max_block_txs.max(1),
         stall_warn_ms: args.stall_warn_seconds.max(1).saturating_mul(1000),
+        // One validation request per lane of the node task's validation semaphore.
+        max_validation_batches: std::thread::available_parallelism().map_or(2, |n| n.get()),
         admit: mcnode_node_core::AdmitConfig {
             drain_ms: args.admission_drain_seconds.max(1).saturating_mul(1000),
             floor: args.admission_floor.max(1),

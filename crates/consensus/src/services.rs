@@ -263,15 +263,19 @@ impl pb::consensus_client_api_server::ConsensusClientApi for ClientApi {
         // `admit`), unless it already holds this transaction (a resubmission is accepted,
         // as below the limit).
         let published = shared.published();
-        let held = published.status.pending + published.status.validating;
-        let limit = published.status.admit_limit.min(shared.about.max_pending);
-        if held >= limit && !holds_tx(&shared, ctx.tx_hash).await {
-            let message = if limit == shared.about.max_pending {
-                format!("the pending-value queue is full ({limit} entries): try again later")
+        let status = &published.status;
+        let full = status.pending >= shared.about.max_pending;
+        if (full || !status.admits_client_tx()) && !holds_tx(&shared, ctx.tx_hash).await {
+            let message = if full {
+                format!(
+                    "the pending-value queue is full ({} entries): try again later",
+                    shared.about.max_pending
+                )
             } else {
                 format!(
-                    "the node holds {held} transactions, more than the network has committed \
-                     in the last few seconds: try again later"
+                    "the node holds {} transactions, more than the network has committed in \
+                     the last few seconds: try again later",
+                    status.pending + status.validating
                 )
             };
             return answer(

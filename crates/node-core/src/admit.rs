@@ -7,7 +7,11 @@
 //! admits a client's transaction only while the transactions it already holds or is
 //! validating would be committed within [`AdmitConfig::drain_ms`] at the rate the
 //! network committed recently ([`Admission::limit`]); above that the client hears
-//! `OVER_CAPACITY` (retryable) before anything is validated. The floor
+//! `OVER_CAPACITY` (retryable) before anything is validated: the shell asks
+//! [`CoreStatus::admits_client_tx`](crate::CoreStatus::admits_client_tx) first, and a
+//! transaction it then validated is taken even if the room filled meanwhile (a refusal
+//! after the validation would waste the validation, and under overload most arrivals
+//! are refused). The floor
 //! ([`AdmitConfig::floor`]) keeps an idle or just-started network from refusing a
 //! burst: the rate is measured, not configured, and is low until load has come.
 //!

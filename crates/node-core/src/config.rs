@@ -33,6 +33,11 @@ pub struct CoreConfig {
     /// Most transactions handed to the shell for validation at once; the rest wait in the
     /// core, where the ones the current slot needs go first. Default 256.
     pub max_validations_in_flight: usize,
+    /// Most validation requests out at once (the shell's validation lanes). While they are
+    /// busy, arrivals wait here and go out together in the next request, so that the
+    /// request sizes follow the load (one at a time when idle, up to `validate_batch`
+    /// under load) and the shell can verify each as one batch. Default 2.
+    pub max_validation_batches: usize,
     /// Most transactions relayed to peers in one go. Default 200.
     pub relay_batch: usize,
     /// A transaction accepted from a client and still pending this long after it was
@@ -60,6 +65,7 @@ impl Default for CoreConfig {
             fetch: FetchConfig::default(),
             validate_batch: 64,
             max_validations_in_flight: 256,
+            max_validation_batches: 2,
             relay_batch: 200,
             relay_retry_ms: 2_000,
             admit: AdmitConfig::default(),
@@ -102,6 +108,7 @@ impl CoreConfig {
         }
         if self.validate_batch == 0
             || self.max_validations_in_flight == 0
+            || self.max_validation_batches == 0
             || self.relay_batch == 0
             || self.relay_retry_ms == 0
         {

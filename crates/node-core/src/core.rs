@@ -221,8 +221,6 @@ pub struct CoreStats {
     pub stale: u64,
     /// Transactions not taken because a limit was reached.
     pub over_capacity: u64,
-    /// Of those, clients' transactions refused by admission ([`crate::admit`]).
-    pub not_admitted: u64,
     /// Re-evaluations of the current slot after transactions arrived.
     pub revalidations: u64,
     /// Blocks appended (formed here or caught up).
@@ -274,6 +272,16 @@ pub struct CoreStatus {
     pub fetch: FetchStats,
 }
 
+impl CoreStatus {
+    /// Whether a client's new transaction is admitted now ([`crate::admit`]): the shell
+    /// asks before it validates the transaction, so a refusal costs no validation; a
+    /// transaction that passed this and was validated is taken even if others filled the
+    /// room meanwhile (the overshoot is bounded by the client validations in flight).
+    pub fn admits_client_tx(&self) -> bool {
+        self.pending + self.validating < self.admit_limit
+    }
+}
+
 /// Why the core stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -317,6 +325,8 @@ pub struct NodeCore<B> {
     to_validate: VecDeque<CoreTx<B>>,
     /// Transactions handed to the shell in `Validate` actions and not returned yet.
     validations_in_flight: usize,
+    /// `Validate` actions not answered yet.
+    batches_in_flight: usize,
     /// Unknown hashes named by the current slot's messages: when one arrives the slot is
     /// re-evaluated.
     awaited: BTreeSet<TxHash>,
@@ -393,6 +403,7 @@ impl<B: Clone> NodeCore<B> {
             validating: BTreeMap::new(),
             to_validate: VecDeque::new(),
             validations_in_flight: 0,
+            batches_in_flight: 0,
             awaited: BTreeSet::new(),
             peer_heights: BTreeMap::new(),
             behind_since: None,
@@ -692,21 +703,6 @@ impl<B: Clone> NodeCore<B> {
         let hash = tx.hash();
         let body = tx.body.clone();
         let slot = self.slot();
-        self.admit_limit = self.admission.limit(now);
-        if !self.store().contains(&hash) && self.held_work() >= self.admit_limit {
-            self.stats.over_capacity += 1;
-            self.stats.not_admitted += 1;
-            return ClientVerdict::Refused(Refusal {
-                code: codes::OVER_CAPACITY,
-                message: format!(
-                    "the node holds {} transactions, {} s of what the network committed \
-                     lately: try again later",
-                    self.held_work(),
-                    self.cfg.admit.drain_ms / 1_000
-                ),
-                permanent: false,
-            });
-        }
         let verdict = match self
             .store_mut()
             .insert(tx, checked_for, slot, TxOrigin::Client, now)
@@ -774,6 +770,7 @@ impl<B: Clone> NodeCore<B> {
     /// The results of an [`Action::Validate`].
     pub fn on_validated(&mut self, results: Vec<Checked<B>>, now: Millis) {
         self.validations_in_flight = self.validations_in_flight.saturating_sub(results.len());
+        self.batches_in_flight = self.batches_in_flight.saturating_sub(1);
         let slot = self.slot();
         let mut arrived = Vec::new();
         let mut recheck = Vec::new();
@@ -971,11 +968,6 @@ impl<B: Clone> NodeCore<B> {
         self.work_since.get_or_insert(now);
     }
 
-    /// Transactions held or on their way in: what admission bounds.
-    fn held_work(&self) -> usize {
-        self.store().len() + self.validating.len()
-    }
-
     /// Wants the hashes of `msg`'s values this node neither holds nor knows invalid;
     /// true when there are some.
     fn want_unknown(&mut self, msg: &Msg<TxSet>, source: Option<&NodeId>, now: Millis) -> bool {
@@ -1028,6 +1020,7 @@ impl<B: Clone> NodeCore<B> {
     /// validated, so they must not wait behind the backlog.
     fn pump_validation(&mut self) {
         while self.validations_in_flight < self.cfg.max_validations_in_flight
+            && self.batches_in_flight < self.cfg.max_validation_batches
             && !self.to_validate.is_empty()
         {
             let room = self
@@ -1058,6 +1051,7 @@ impl<B: Clone> NodeCore<B> {
                 .and_then(|t| self.validating.get(&t.hash()).map(|(o, _)| *o))
                 .unwrap_or(TxOrigin::Relay);
             self.validations_in_flight += batch.len();
+            self.batches_in_flight += 1;
             self.stats.validations += batch.len() as u64;
             self.actions.push(Action::Validate { txs: batch, origin });
         }

@@ -456,32 +456,30 @@ fn txs_the_slot_waits_for_jump_the_validation_queue() {
 }
 
 #[test]
-fn clients_are_refused_beyond_what_the_network_commits_in_the_drain_time() {
+fn clients_are_admitted_up_to_what_the_network_commits_in_the_drain_time() {
     let mut cfg = CoreConfig::default();
     cfg.admit.floor = 10;
     cfg.admit.window_ms = 1_000;
     cfg.admit.drain_ms = 5_000;
     let mut c = core(cfg);
-    for n in 1..=10 {
+    for n in 1..=9 {
+        assert!(c.status().admits_client_tx(), "before tx {n}");
         let v = c.on_client_tx(tx(n, 10, &[n], &[n], 50), 1, 10);
         assert_eq!(v, ClientVerdict::Accepted, "tx {n}");
     }
+    // A relayed transaction being validated counts too: 10 held, the floor reached.
+    c.on_peer_txs(vec![tx(12, 10, &[12], &[12], 50)], 11);
+    assert_eq!(validations(&c.take_actions()).concat().len(), 1);
     assert_eq!(c.status().admit_limit, 10);
-    let v = c.on_client_tx(tx(11, 10, &[11], &[11], 50), 1, 11);
-    assert!(
-        matches!(&v, ClientVerdict::Refused(r) if r.code == codes::OVER_CAPACITY && !r.permanent),
-        "{v:?}"
-    );
-    // A resubmission of a held transaction is still answered as accepted.
+    assert!(!c.status().admits_client_tx());
+    // One that was validated before the room filled is still taken: refusing it now
+    // would only waste its validation.
     assert_eq!(
-        c.on_client_tx(tx(3, 10, &[3], &[3], 50), 1, 12),
+        c.on_client_tx(tx(11, 10, &[11], &[11], 50), 1, 12),
         ClientVerdict::Accepted
     );
-    // Relayed transactions were admitted by a peer: they are validated all the same.
-    c.on_peer_txs(vec![tx(12, 10, &[12], &[12], 50)], 13);
-    assert_eq!(validations(&c.take_actions()).concat().len(), 1);
-    // The network commits the ten in one block within the 1 s window: 10 tx/s, so 50
-    // may be held for the 5 s drain time.
+    // The network commits ten in one block within the 1 s window: 10 tx/s, so 50 may be
+    // held for the 5 s drain time.
     c.on_block_appended(
         AppendedBlock {
             index: 1,
@@ -496,20 +494,18 @@ fn clients_are_refused_beyond_what_the_network_commits_in_the_drain_time() {
     )
     .unwrap();
     assert_eq!(c.status().admit_limit, 50);
+    assert!(c.status().admits_client_tx());
     for n in 20..60 {
         let v = c.on_client_tx(tx(n, 10, &[n], &[n], 50), 2, 600);
         assert_eq!(v, ClientVerdict::Accepted, "tx {n}");
     }
-    // 40 new plus the relayed one being validated: 41 held, below 50.
-    assert_eq!(c.status().pending + c.status().validating, 41);
+    // 40 new, tx 11 and the relayed one being validated: 42 held, below 50.
+    assert_eq!(c.status().pending + c.status().validating, 42);
+    assert!(c.status().admits_client_tx());
     // Once the block has left the window, the floor is all that is left.
     c.tick(1_600);
-    let v = c.on_client_tx(tx(70, 10, &[70], &[70], 50), 2, 1_600);
-    assert!(
-        matches!(&v, ClientVerdict::Refused(r) if r.code == codes::OVER_CAPACITY),
-        "{v:?}"
-    );
     assert_eq!(c.status().admit_limit, 10);
+    assert!(!c.status().admits_client_tx());
 }
 
 #[test]
@@ -638,4 +634,26 @@ fn an_envelope_for_slot_zero_is_refused() {
     );
     assert_eq!(c.slot(), 1);
     assert_eq!(format!("{:?}", c.status()), format!("{before:?}"));
+}
+
+#[test]
+fn arrivals_wait_for_a_free_validation_lane_and_go_out_together() {
+    let cfg = CoreConfig {
+        max_validation_batches: 1,
+        ..CoreConfig::default()
+    };
+    let mut c = core(cfg);
+    c.on_peer_txs(vec![tx(1, 10, &[1], &[1], 50)], 0);
+    let first = validations(&c.take_actions());
+    assert_eq!(first.iter().map(Vec::len).collect::<Vec<_>>(), vec![1]);
+    // While the lane is busy, three relays arrive: nothing goes out yet.
+    for n in 2..5 {
+        c.on_peer_txs(vec![tx(n, 10, &[n], &[n], 50)], u64::from(n));
+        assert!(validations(&c.take_actions()).is_empty());
+    }
+    assert_eq!(c.status().validating, 4);
+    // The first answer frees the lane: the three go out as one request.
+    c.on_validated(valid(first.concat()), 10);
+    let next = validations(&c.take_actions());
+    assert_eq!(next.iter().map(Vec::len).collect::<Vec<_>>(), vec![3]);
 }
