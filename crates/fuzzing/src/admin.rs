@@ -76,6 +76,12 @@ impl AdminClient for FakeNode {
     async fn get_scp_state(&self) -> Result<String, AdminError> {
         self.answer(r#"{"slot":8,"phase":"nominate"}"#)
     }
+
+    async fn get_history(&self) -> Result<String, AdminError> {
+        self.answer(
+            r#"[{"start_unix":1796320530,"blocks":1,"txs":1,"latency_count":1,"latency_sum_seconds":0.68,"latency_max_seconds":0.68,"pending_values":1,"peers_heard":3}]"#,
+        )
+    }
 }
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
